@@ -1,0 +1,198 @@
+"""Text analysis, the same at index and query time.
+
+Parts:
+
+* :func:`iter_terms` — the pure pipeline: text -> ``(term, start, end)``.
+  Tokenise (words, with apostrophes kept inside them; hyphens and slashes
+  split compounds into consecutive words, so ``peer-to-peer`` matches as a
+  phrase and by its parts) -> UN document symbols kept whole
+  (``A/HRC/50/12`` is one term and matches only itself) -> Unicode
+  normalisation (NFKC, accents folded, curly quotes straightened) -> case
+  folding -> stop words dropped, except when written in capitals (``US``,
+  ``IT``, ``SEA`` stay) -> British/American spelling variants mapped to one
+  form -> English Snowball stemming (PyStemmer).  Results are cached per
+  surface token, so each distinct word is analysed once.
+* :class:`KbAnalyzer` — the same pipeline as a Whoosh analyzer (the only
+  Whoosh object here; it is pickled into the index schema).
+* :func:`query_terms` — the terms a query word analyses to.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from whoosh.analysis import Token, Tokenizer
+
+#: Bump when the analysis changes in a way that changes indexed terms.
+ANALYSIS_VERSION = 1
+
+STOP_WORDS = frozenset(
+    """a an and are as at be by for from have if in is it of on or that the this to us we
+    with yet you your""".split()
+)
+
+_TOKEN = re.compile(
+    r"(?P<sym>[A-Z][A-Z0-9]{0,9}(?:/[A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*)+)"
+    r"|(?P<w>\w+(?:['’]\w+)*)"
+)
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_DIGIT = re.compile(r"\d")
+
+_MISSING = object()
+_CACHE: dict[str, Any] = {}
+_CACHE_MAX = 500_000
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def variants() -> dict[str, str]:
+    """British -> American spelling map, applied to words and to their stems.
+
+    Loaded from ``kb/data/uk_us.tsv`` (``british<TAB>american`` per line).
+    """
+    pairs: dict[str, str] = {}
+    try:
+        text = resources.files("kb").joinpath("data/uk_us.tsv").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        text = ""
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        uk, _, us = line.partition("\t")
+        uk, us = uk.strip().casefold(), us.strip().casefold()
+        if uk and us and uk != us:
+            pairs[uk] = us
+    return pairs
+
+
+@lru_cache(maxsize=1)
+def _stem_variants() -> dict[str, str]:
+    """Stem-level map: stem(british) -> stem(american), so inflections follow."""
+    stem = _stemmer().stemWord
+    us_stems = {stem(us) for us in variants().values()}
+    out: dict[str, str] = {}
+    for uk, us in variants().items():
+        a, b = stem(uk), stem(us)
+        if a != b and a not in us_stems:
+            out[a] = b
+    return out
+
+
+def fold(token: str) -> str:
+    """Unicode-normalise and case-fold one token (no stemming)."""
+    w = token.replace("’", "'").replace("‘", "'")
+    if not w.isascii():
+        w = unicodedata.normalize("NFKD", w)
+        w = "".join(ch for ch in w if not unicodedata.combining(ch))
+        w = unicodedata.normalize("NFKC", w)
+    return w.casefold()
+
+
+def _analyse(token: str) -> str | None:
+    w = fold(token)
+    if w in STOP_WORDS and not (len(token) >= 2 and token.isupper()):
+        return None
+    if "'" in w:
+        w = w.split("'", 1)[0] if w.endswith("'s") or w.endswith("'") else w.replace("'", "")
+        if not w:
+            return None
+    w = variants().get(w, w)
+    if _DIGIT.search(w):
+        return w
+    s = _stemmer().stemWord(w)
+    return _stem_variants().get(s, s)
+
+
+def term(token: str) -> str | None:
+    """The indexed term of one surface token, or None for a stop word."""
+    t = _CACHE.get(token, _MISSING)
+    if t is _MISSING:
+        if len(_CACHE) > _CACHE_MAX:
+            _CACHE.clear()
+        t = _CACHE[token] = _analyse(token)
+    return t  # type: ignore[return-value]
+
+
+def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
+    """Yield ``(term, start, end)`` for each indexed term of ``text``."""
+    for m in _TOKEN.finditer(text):
+        sym = m.group("sym")
+        if sym is not None:
+            if _DIGIT.search(sym):
+                yield sym.casefold(), m.start(), m.end()
+                continue
+            base = m.start()
+            for w in _WORD.finditer(sym):
+                t = term(w.group())
+                if t is not None:
+                    yield t, base + w.start(), base + w.end()
+            continue
+        t = term(m.group())
+        if t is not None:
+            yield t, m.start(), m.end()
+
+
+def query_terms(text: str) -> list[str]:
+    """The terms a piece of query text analyses to."""
+    return [t for t, _, _ in iter_terms(text)]
+
+
+class KbAnalyzer(Tokenizer):  # type: ignore[misc]
+    """:func:`iter_terms` as a Whoosh analyzer (positions renumbered past stop words)."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            # wildcard, prefix and range texts: fold case only
+            t.original = t.text = fold(value)
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar = start_char
+                t.endchar = start_char + len(value)
+            yield t
+            return
+        pos = start_pos
+        for text, s, e in iter_terms(value):
+            t.text = text
+            t.boost = 1.0
+            t.stopped = False
+            if keeporiginal:
+                t.original = value[s:e]
+            if positions:
+                t.pos = pos
+            if chars:
+                t.startchar = start_char + s
+                t.endchar = start_char + e
+            pos += 1
+            yield t

@@ -1,0 +1,182 @@
+"""The corpus folder: which files are documents, and their decoded text.
+
+Parts:
+
+* :func:`walk` finds the files: recursive, hidden files and folders and
+  anything matched by ``.kbignore`` (gitignore syntax, at the corpus root)
+  skipped, symlinks followed only while they stay inside the corpus, only
+  regular files (a FIFO or device never blocks the walk), unknown
+  extensions reported as skipped.
+* :func:`decode` turns bytes into text: UTF-8 with or without BOM, UTF-16
+  with BOM, else the encoding ``charset-normalizer`` detects; binary or
+  undecodable bytes raise :class:`DecodeFailed`.  Line endings (CRLF, lone
+  CR) become ``\\n`` so that line numbers match what editors show.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .models import SourceFile, Skipped
+
+#: file extension -> format name.  Later formats (PDF, DOCX, HTML) register here.
+FORMATS: dict[str, str] = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+}
+
+IGNORE_FILE = ".kbignore"
+
+
+class DecodeFailed(Exception):
+    """The bytes are not text in any encoding we can detect."""
+
+
+@dataclass(slots=True)
+class WalkResult:
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _ignore_spec(root: Path):  # type: ignore[no-untyped-def]
+    path = root / IGNORE_FILE
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def walk(root: Path, formats: dict[str, str] | None = None) -> WalkResult:
+    """List the documents under ``root`` (see the module docstring for the rules)."""
+    formats = FORMATS if formats is None else formats
+    result = WalkResult()
+    real_root = os.path.realpath(root)
+    spec = _ignore_spec(root)
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def ignored(rel: str, is_dir: bool) -> bool:
+        if spec is None:
+            return False
+        return bool(spec.match_file(rel + "/" if is_dir else rel))
+
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    while stack:  # explicit stack: deep folder trees cannot overflow recursion
+        dirpath, rel_dir = stack.pop()
+        try:
+            st = os.stat(dirpath)
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:  # a symlink loop, or a folder reached twice
+                continue
+            seen_dirs.add(key)
+            entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
+        except OSError as e:
+            result.skipped.append(Skipped(rel_dir or ".", f"cannot read folder: {e.strerror}"))
+            continue
+        subdirs: list[tuple[str, str]] = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            full = entry.path
+            try:
+                if entry.is_symlink():
+                    target = os.path.realpath(full)
+                    if os.path.commonpath([real_root, target]) != real_root:
+                        result.skipped.append(Skipped(rel, "symlink leads outside the corpus"))
+                        continue
+                st = os.stat(full)  # follows links that stay inside the corpus
+            except (OSError, ValueError) as e:
+                reason = getattr(e, "strerror", None) or str(e)
+                result.skipped.append(Skipped(rel, f"cannot read: {reason}"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if not ignored(rel, True):
+                    subdirs.append((full, rel))
+                continue
+            if ignored(rel, False):
+                continue
+            ext = os.path.splitext(name)[1].lower()
+            fmt = formats.get(ext)
+            if not stat.S_ISREG(st.st_mode):
+                if fmt is not None:
+                    result.skipped.append(Skipped(rel, "not a regular file (pipe, socket or device)"))
+                continue
+            if fmt is None:
+                result.skipped.append(Skipped(rel, f"unsupported format '{ext or name}'"))
+                continue
+            result.files.append(SourceFile(rel, full, fmt, st.st_size, st.st_mtime_ns))
+        stack.extend(reversed(subdirs))
+    result.files.sort(key=lambda f: f.id)
+    return result
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF and lone CR become LF (editors count lone CR as a line break)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode file bytes; returns ``(text, encoding)``.
+
+    :raises DecodeFailed: binary data or no plausible encoding.
+    """
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom):].decode(enc.replace("-sig", ""))
+            except UnicodeDecodeError:
+                raise DecodeFailed(f"invalid {enc} despite its byte-order mark") from None
+            return normalize_newlines(text), enc.replace("-le", "").replace("-be", "")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if "\x00" in text:
+            raise DecodeFailed("binary file (contains NUL bytes)")
+        return normalize_newlines(text), "utf-8"
+    if b"\x00" in data:
+        raise DecodeFailed("binary file (contains NUL bytes)")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise DecodeFailed("undecodable: not UTF-8 and no other encoding fits")
+    text = str(best)
+    if _looks_binary(text):
+        raise DecodeFailed("binary file (mostly control characters)")
+    return normalize_newlines(text), best.encoding
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    if not sample:
+        return False
+    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
+    return bad / len(sample) > 0.05
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """Read and decode a file.  Raises ``OSError`` or :class:`DecodeFailed`."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return decode(data)

@@ -1,0 +1,194 @@
+"""Hits -> json | jsonl | csv | md | html, and the atomic, no-clobber file writer.
+
+One serializer feeds every machine format: ``jsonl`` is each hit's
+``to_dict()``, ``json`` wraps them with the query and total, the CSV header
+uses the same field names.  ``md`` and ``html`` are briefing annexes: the
+query, when it was run, how many passages, then the passages grouped by
+document, each with its full text and citation.
+
+Exports are documents other people open: HTML is escaped (a report's
+``<script>`` is shown, never run) and CSV cells that a spreadsheet would
+read as a formula (starting ``= + - @``, tab or carriage return) are
+prefixed with ``'`` as the OWASP guidance on CSV injection says.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import OutputError, OutputExists
+from .models import Hit, SearchResult
+
+FORMATS = ("md", "csv", "json", "jsonl", "html")
+CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "line_start",
+              "line_end", "page", "paragraph", "citation", "path", "missing_terms", "snippet",
+              "text")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """Neutralise a cell a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_row(h: Hit) -> dict[str, Any]:
+    d = h.to_dict()
+    d["missing_terms"] = "; ".join(h.missing_terms)
+    return {k: csv_safe("" if d.get(k) is None else d.get(k)) for k in CSV_FIELDS}
+
+
+def write_json(result: SearchResult, out: IO[str]) -> None:
+    json.dump(result.to_dict(), out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def write_jsonl(result: SearchResult, out: IO[str]) -> None:
+    for h in result.hits:
+        out.write(json.dumps(h.to_dict(), ensure_ascii=False))
+        out.write("\n")
+
+
+def write_csv(result: SearchResult, out: IO[str]) -> None:
+    w = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for h in result.hits:
+        w.writerow(_csv_row(h))
+
+
+def _by_document(hits: Iterable[Hit]) -> list[tuple[str, list[Hit]]]:
+    groups: dict[str, list[Hit]] = {}
+    for h in hits:
+        groups.setdefault(h.doc, []).append(h)
+    return list(groups.items())
+
+
+def _when(now: dt.datetime | None) -> str:
+    return (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+
+
+def _md_quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.split("\n"))
+
+
+def write_md_list(result: SearchResult, out: IO[str]) -> None:
+    """``kb search --format md``: a Markdown list of quoted passages with citations."""
+    for h in result.hits:
+        out.write(f"{h.rank}. **{h.title}** — {h.section} ({h.citation})\n\n")
+        out.write("   " + _md_quote(h.snippet).replace("\n", "\n   ") + "\n\n")
+
+
+def write_md_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
+    """``kb export --format md``: a briefing annex."""
+    title = f"Passages matching “{result.query}”" if result.query else "All passages"
+    out.write(f"# {title}\n\n")
+    n = len(result.hits)
+    docs = _by_document(result.hits)
+    out.write(f"Searched {_when(now)} · {n} passage{'s' * (n != 1)} from "
+              f"{len(docs)} document{'s' * (len(docs) != 1)}\n\n")
+    for doc, hits in docs:
+        first = hits[0]
+        date = f" ({first.date})" if first.date else ""
+        out.write(f"## {first.title}{date}\n\n`{first.path}`\n\n")
+        for h in hits:
+            out.write(f"### {h.section}\n\n{_md_quote(h.text)}\n\n— {h.citation}\n\n")
+
+
+_CSS = """body{font-family:Georgia,serif;max-width:50em;margin:2em auto;line-height:1.5;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2em}
+h3{font-size:1em;margin-bottom:.2em}.meta{color:#555}.cite{color:#555;font-size:.9em}
+blockquote{margin:.3em 0 1.2em;padding-left:1em;border-left:3px solid #ccc;white-space:pre-wrap}"""
+
+
+def write_html_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
+    """``kb export --format html``: a self-contained, escaped briefing annex."""
+    e = html.escape
+    title = f"Passages matching “{result.query}”" if result.query else "All passages"
+    n = len(result.hits)
+    docs = _by_document(result.hits)
+    out.write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
+    out.write(f"<title>{e(title)}</title>\n<style>{_CSS}</style></head><body>\n")
+    out.write(f"<h1>{e(title)}</h1>\n<p class=\"meta\">Searched {e(_when(now))} · {n} "
+              f"passage{'s' * (n != 1)} from {len(docs)} document{'s' * (len(docs) != 1)}</p>\n")
+    for doc, hits in docs:
+        first = hits[0]
+        date = f" ({e(first.date)})" if first.date else ""
+        out.write(f"<h2>{e(first.title)}{date}</h2>\n<p class=\"meta\"><code>{e(first.path)}"
+                  "</code></p>\n")
+        for h in hits:
+            out.write(f"<h3>{e(h.section)}</h3>\n<blockquote>{e(h.text)}</blockquote>\n"
+                      f"<p class=\"cite\">{e(h.citation)}</p>\n")
+    out.write("</body></html>\n")
+
+
+WRITERS: dict[str, Callable[[SearchResult, IO[str]], None]] = {
+    "json": write_json,
+    "jsonl": write_jsonl,
+    "csv": write_csv,
+    "md": write_md_annex,
+    "html": write_html_annex,
+}
+
+
+def render(result: SearchResult, fmt: str) -> str:
+    buf = io.StringIO()
+    WRITERS[fmt](result, buf)
+    return buf.getvalue()
+
+
+def write_file(path: Path, write: Callable[[IO[str]], None], force: bool = False) -> None:
+    """Write a file atomically; never replace an existing one unless ``force``.
+
+    The content goes to a temporary file in the target folder, which is
+    linked (no-clobber) or renamed (``force``) into place only when writing
+    succeeded; on any failure the temporary file is removed and the target is
+    untouched.
+    """
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give a file name with -o")
+    if path.exists() and not force:
+        raise OutputExists(f"{path} already exists; use --force to overwrite it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"folder {parent} does not exist; create it first or choose another -o")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as ex:
+        raise OutputError(f"cannot write in {parent}: {ex.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if the target appeared meanwhile
+            except FileExistsError:
+                raise OutputExists(f"{path} already exists; use --force to overwrite it") from None
+            os.unlink(tmp)
+    except OSError as ex:
+        _unlink(tmp)
+        raise OutputError(f"cannot write {path}: {ex.strerror or ex}") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

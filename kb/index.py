@@ -1,0 +1,617 @@
+"""The index folder: the only module that writes Whoosh.
+
+Layout of an index folder::
+
+    index/
+      kb-index.json      marker and pointer: schema version, settings, current generation
+      kb.lock            held (flock) by the one ``kb index`` that may write
+      g000003/           the current generation: a Whoosh index plus
+        MAIN_*.toc, *.seg ...
+        files-<N>.json   the file table (hash, size, mtime, passages per file) that
+                         belongs to Whoosh generation N
+
+Safety (see README "Safety"):
+
+* A **rebuild** writes a new generation folder and switches to it by
+  atomically replacing ``kb-index.json`` (``os.replace``); the old folder is
+  removed only after the switch.  A crash at any point leaves the previous
+  generation current and intact; leftovers are removed by the next update.
+* An **incremental update** adds a new Whoosh segment and deletions to the
+  current generation.  The file table for Whoosh generation N+1 is written
+  (to a temporary file, then renamed) *before* Whoosh commits generation
+  N+1, and Whoosh's commit is itself an atomic rename of its TOC file.
+  Readers open the newest Whoosh generation and the file table with that
+  number, so passages and the file table always match: the switch to the
+  new state is the single rename of the TOC.
+* Only one writer at a time: ``kb.lock`` is held with ``flock``, which the
+  kernel releases when the holder dies, so a lock left by a killed process
+  is taken over, never a permanent block.
+* kb never writes into or deletes a folder it did not create: a non-empty
+  index folder without ``kb-index.json`` is refused.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import corpus as _corpus
+from .errors import (
+    IndexCorrupt,
+    IndexIncompatible,
+    IndexLocked,
+    IndexMissing,
+    KbError,
+    NotAnIndex,
+)
+from .models import IndexReport, Passage, Skipped, SourceFile
+
+#: Bump when the schema, the analysis or the passage rules change.
+SCHEMA_VERSION = 1
+MARKER = "kb-index.json"
+LOCK = "kb.lock"
+_GEN_DIR = re.compile(r"^g\d{6}$")
+_FILES_RE = re.compile(r"^files-(\d+)\.json$")
+
+#: progress(done, total, current file id)
+Progress = Callable[[int, int, str], None]
+
+
+def settings_fingerprint() -> dict[str, Any]:
+    """The build settings recorded in the index; a mismatch means rebuild."""
+    from . import analysis, passages
+
+    return {
+        "schema": SCHEMA_VERSION,
+        "analysis": analysis.ANALYSIS_VERSION,
+        "min_words": passages.MIN_WORDS,
+        "max_words": passages.MAX_WORDS,
+    }
+
+
+def make_schema() -> Any:
+    from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+
+    from .analysis import KbAnalyzer
+
+    an = KbAnalyzer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        doc=ID(stored=True),
+        title=TEXT(analyzer=an, multitoken_query="phrase"),
+        section=TEXT(analyzer=an, multitoken_query="phrase"),
+        text=TEXT(analyzer=an, stored=True, multitoken_query="phrase"),
+        date=DATETIME(),
+        meta=STORED(),
+    )
+
+
+def passage_fields(p: Passage) -> dict[str, Any]:
+    """A passage as Whoosh fields.  Display data lives in one stored tuple."""
+    import datetime as dt
+
+    fields: dict[str, Any] = {
+        "id": p.id,
+        "doc": p.doc,
+        "title": p.title,
+        "text": p.text,
+        "meta": (p.ordinal, p.title, p.date, p.section, p.heading_path, p.line_start,
+                 p.line_end, p.page, p.paragraph, p.format),
+    }
+    # A section headed by the document title is not scored twice.
+    if p.section != p.title:
+        fields["section"] = " / ".join(p.heading_path) if p.heading_path else p.section
+    if p.date:
+        fields["date"] = dt.datetime.fromisoformat(p.date)
+    return fields
+
+
+def passage_from_stored(stored: dict[str, Any]) -> Passage:
+    (ordinal, title, date, section, heading_path, line_start, line_end, page, paragraph,
+     fmt) = stored["meta"]
+    return Passage(
+        id=stored["id"], doc=stored["doc"], ordinal=ordinal, title=title, date=date,
+        section=section, heading_path=tuple(heading_path), line_start=line_start,
+        line_end=line_end, page=page, paragraph=paragraph, text=stored["text"], format=fmt,
+    )
+
+
+# --------------------------------------------------------------------------
+# folder state
+
+
+@dataclass(slots=True)
+class FileEntry:
+    sha256: str
+    size: int
+    mtime_ns: int
+    passages: int
+    title: str
+    date: str | None
+    format: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size, "mtime_ns": self.mtime_ns,
+                "passages": self.passages, "title": self.title, "date": self.date,
+                "format": self.format}
+
+
+@dataclass(slots=True)
+class FileTable:
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    built: float = 0.0  #: time of the last full build
+    updated: float = 0.0  #: time of the last update
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": {k: v.to_json() for k, v in sorted(self.files.items())},
+            "skipped": [{"id": s.id, "reason": s.reason} for s in self.skipped],
+            "built": self.built,
+            "updated": self.updated,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileTable:
+        return cls(
+            files={k: FileEntry(**v) for k, v in data.get("files", {}).items()},
+            skipped=[Skipped(s["id"], s["reason"]) for s in data.get("skipped", [])],
+            built=data.get("built", 0.0),
+            updated=data.get("updated", 0.0),
+        )
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def read_marker(index_dir: Path) -> dict[str, Any] | None:
+    """The marker of a kb index folder; None when there is no index.
+
+    :raises NotAnIndex: the folder holds files kb did not create.
+    :raises IndexCorrupt: the marker is unreadable.
+    """
+    if index_dir.exists() and not index_dir.is_dir():
+        raise NotAnIndex(f"index path {index_dir} is a file, not a folder; "
+                         "choose another place with --index")
+    marker = index_dir / MARKER
+    try:
+        with open(marker, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        if index_dir.is_dir():
+            others = [n for n in os.listdir(index_dir) if n not in (".gitkeep", LOCK)]
+            if others:
+                raise NotAnIndex(
+                    f"{index_dir} is not a kb index (it holds {len(others)} other files); "
+                    "kb will not touch it: choose another folder with --index"
+                ) from None
+        return None
+    except (OSError, ValueError) as e:
+        raise IndexCorrupt(f"cannot read {marker}: {e}; run `kb index --rebuild`") from None
+    if not isinstance(data, dict) or data.get("format") != "kb-index":
+        raise NotAnIndex(f"{marker} was not written by kb; choose another folder with --index")
+    return data
+
+
+def check_compatible(marker: dict[str, Any]) -> None:
+    schema = marker.get("schema")
+    if schema != SCHEMA_VERSION:
+        newer = isinstance(schema, int) and schema > SCHEMA_VERSION
+        if newer:
+            raise IndexIncompatible(
+                f"the index was built by a newer kb (schema {schema}, this kb reads "
+                f"{SCHEMA_VERSION}); upgrade kb, or run `kb index --rebuild` to rebuild it"
+            )
+        raise IndexIncompatible(
+            f"the index was built by an older kb (schema {schema}, now {SCHEMA_VERSION}); "
+            "run `kb index --rebuild`"
+        )
+    if marker.get("settings") != settings_fingerprint():
+        raise IndexIncompatible(
+            "the index was built with other analysis settings; run `kb index --rebuild`"
+        )
+
+
+@contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's writer lock; :class:`IndexLocked` if another process has it."""
+    import fcntl
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                pid = os.pread(fd, 32, 0).decode().strip() or "?"
+            except OSError:
+                pid = "?"
+            raise IndexLocked(
+                f"another update is running (pid {pid}); wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(slots=True)
+class Generation:
+    """An open, readable view of the current index generation."""
+
+    dir: Path
+    ix: Any  # whoosh.index.FileIndex
+    table: FileTable
+    marker: dict[str, Any]
+
+
+def _load_table(gen_dir: Path, whoosh_gen: int) -> FileTable:
+    path = gen_dir / f"files-{whoosh_gen}.json"
+    with open(path, encoding="utf-8") as f:
+        return FileTable.from_json(json.load(f))
+
+
+def open_generation(index_dir: Path, retries: int = 8) -> Generation:
+    """Open the current generation for reading, retrying across a concurrent switch.
+
+    :raises IndexMissing: no index has been built yet.
+    """
+    from whoosh.index import EmptyIndexError, open_dir
+
+    last: Exception | None = None
+    for attempt in range(retries):
+        marker = read_marker(index_dir)
+        if marker is None:
+            raise IndexMissing(f"no index in {index_dir} yet; run `kb index`")
+        check_compatible(marker)
+        gen_dir = index_dir / marker["current"]
+        try:
+            ix = open_dir(str(gen_dir))
+            table = _load_table(gen_dir, ix.latest_generation())
+            return Generation(gen_dir, ix, table, marker)
+        except (OSError, EmptyIndexError, ValueError, KeyError) as e:
+            # a writer switched generations or cleaned files under us: try again
+            last = e
+            time.sleep(0.02 * (attempt + 1))
+    raise IndexCorrupt(f"cannot open the index in {index_dir} ({last}); run `kb index --rebuild`")
+
+
+# --------------------------------------------------------------------------
+# building
+
+
+@dataclass(slots=True)
+class _Plan:
+    add: list[SourceFile] = field(default_factory=list)  # new files
+    change: list[SourceFile] = field(default_factory=list)  # changed files
+    remove: list[str] = field(default_factory=list)
+    unchanged: dict[str, FileEntry] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+def plan(files: list[SourceFile], table: FileTable, verify: bool = True) -> _Plan:
+    """Compare the corpus with the file table: size and mtime first, then content hash."""
+    p = _Plan()
+    seen = set()
+    for f in files:
+        seen.add(f.id)
+        old = table.files.get(f.id)
+        if old is None:
+            p.add.append(f)
+            continue
+        if old.size == f.size and old.mtime_ns == f.mtime_ns:
+            p.unchanged[f.id] = old
+            continue
+        if verify:
+            try:
+                digest = _sha256(f.path)
+            except OSError:
+                p.change.append(f)
+                continue
+            p.hashes[f.id] = digest
+            if digest == old.sha256:
+                p.unchanged[f.id] = FileEntry(digest, f.size, f.mtime_ns, old.passages,
+                                              old.title, old.date, old.format)
+                continue
+        p.change.append(f)
+    p.remove = sorted(set(table.files) - seen)
+    return p
+
+
+@dataclass(slots=True)
+class Loaded:
+    source: SourceFile
+    sha256: str
+    passages: list[Passage]
+    title: str
+    date: str | None
+
+
+def load_file(f: SourceFile) -> Loaded:
+    """Read, decode, parse and split one file.
+
+    :raises OSError, corpus.DecodeFailed, readers' errors: the file is reported, not indexed.
+    """
+    from . import readers
+
+    return readers.load(f)
+
+
+class _Staged:
+    """Files loaded for one update, in order, with failures recorded."""
+
+    def __init__(self) -> None:
+        self.loaded: list[Loaded] = []
+        self.failed: list[Skipped] = []
+
+
+def _load_all(files: list[SourceFile], progress: Progress | None, done0: int,
+              total: int) -> Iterator[tuple[SourceFile, Loaded | None, str | None]]:
+    done = done0
+    for f in files:
+        try:
+            item: Loaded | None = load_file(f)
+            reason = None
+        except KbError:
+            raise
+        except MemoryError:
+            item, reason = None, "too large to read into memory"
+        except Exception as e:  # noqa: BLE001 - any failure of one file is reported, not fatal
+            item = None
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                raise
+            reason = _reason(e)
+        done += 1
+        if progress:
+            progress(done, total, f.id)
+        yield f, item, reason
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, _corpus.DecodeFailed):
+        return str(e)
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if isinstance(e, FileNotFoundError):
+        return "file vanished while indexing"
+    if isinstance(e, OSError):
+        return f"cannot read: {e.strerror or e}"
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return msg[:200]
+
+
+def _writer(ix: Any) -> Any:
+    return ix.writer(limitmb=256, compound=False)
+
+
+def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
+           progress: Progress | None = None) -> IndexReport:
+    """Bring the index in step with the corpus folder (see the module docstring)."""
+    t0 = time.perf_counter()
+    if not corpus_dir.is_dir():
+        from .errors import CorpusNotFound
+
+        what = "is a file, not a folder" if corpus_dir.exists() else "does not exist"
+        raise CorpusNotFound(f"corpus folder {corpus_dir} {what}; "
+                             "point --corpus at your reports folder")
+    marker = read_marker(index_dir)  # refuses foreign folders before anything is written
+    with write_lock(index_dir):
+        marker = read_marker(index_dir)
+        if marker is not None and not rebuild:
+            try:
+                check_compatible(marker)
+            except IndexIncompatible as e:
+                if "newer kb" in str(e):
+                    raise
+                rebuild = True  # older schema: rebuilding is cheap and safe
+        walk = _corpus.walk(corpus_dir)
+        if marker is None or rebuild:
+            report = _rebuild(index_dir, marker, walk, progress)
+        else:
+            report = _incremental(index_dir, marker, walk, progress)
+        _remove_stale_generations(index_dir)
+    report.elapsed = time.perf_counter() - t0
+    return report
+
+
+def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkResult,
+             progress: Progress | None) -> IndexReport:
+    from whoosh.index import create_in
+
+    old_table = FileTable()
+    if marker is not None:
+        try:
+            gen = open_generation(index_dir)
+            old_table = gen.table
+            gen.ix.close()
+        except KbError:
+            pass
+    n = int(marker["current"][1:]) + 1 if marker else 1
+    gen_name = f"g{n:06d}"
+    gen_dir = index_dir / gen_name
+    if gen_dir.exists():
+        shutil.rmtree(gen_dir)
+    gen_dir.mkdir(parents=True)
+    report = IndexReport(rebuilt=True)
+    table = FileTable(built=time.time(), updated=time.time())
+    table.skipped = list(walk.skipped)
+    ix = create_in(str(gen_dir), make_schema())
+    writer = _writer(ix)
+    try:
+        total = len(walk.files)
+        for f, item, reason in _load_all(walk.files, progress, 0, total):
+            if item is None:
+                table.skipped.append(Skipped(f.id, reason or "failed"))
+                continue
+            for p in item.passages:
+                writer.add_document(**passage_fields(p))
+            table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns, len(item.passages),
+                                          item.title, item.date, f.format)
+            (report.updated if f.id in old_table.files else report.added).append(f.id)
+            report.passages_added += len(item.passages)
+        _write_json_atomic(gen_dir / f"files-{ix.latest_generation() + 1}.json", table.to_json())
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        ix.close()
+        shutil.rmtree(gen_dir, ignore_errors=True)
+        raise
+    ix.close()
+    report.removed = sorted(set(old_table.files) - set(table.files))
+    report.skipped = table.skipped
+    report.passages_removed = sum(e.passages for e in old_table.files.values())
+    new_marker = {
+        "format": "kb-index",
+        "schema": SCHEMA_VERSION,
+        "settings": settings_fingerprint(),
+        "current": gen_name,
+        "created": time.time(),
+    }
+    _write_json_atomic(index_dir / MARKER, new_marker)  # the switch
+    report.passages_total = report.passages_added
+    report.documents_total = len(table.files)
+    return report
+
+
+def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResult,
+                 progress: Progress | None) -> IndexReport:
+    gen = open_generation(index_dir)
+    ix, table = gen.ix, gen.table
+    p = plan(walk.files, table)
+    report = IndexReport(unchanged=len(p.unchanged))
+    new_table = FileTable(files=dict(p.unchanged), built=table.built, updated=time.time())
+    new_table.skipped = list(walk.skipped)
+    todo = p.add + p.change
+    changed_meta = any(
+        table.files[k].mtime_ns != v.mtime_ns or table.files[k].size != v.size
+        for k, v in p.unchanged.items()
+    ) or [(s.id, s.reason) for s in table.skipped] != [(s.id, s.reason) for s in walk.skipped]
+    if not todo and not p.remove:
+        if changed_meta:
+            new_table.skipped = list(walk.skipped)
+            _write_json_atomic(gen.dir / f"files-{ix.latest_generation()}.json",
+                               new_table.to_json())
+        ix.close()
+        report.skipped = new_table.skipped
+        report.passages_total = sum(e.passages for e in new_table.files.values())
+        report.documents_total = len(new_table.files)
+        return report
+    writer = _writer(ix)
+    try:
+        for doc_id in p.remove:
+            writer.delete_by_term("doc", doc_id)
+            report.removed.append(doc_id)
+            report.passages_removed += table.files[doc_id].passages
+        changed_ids = {f.id for f in p.change}
+        for f, item, reason in _load_all(todo, progress, 0, len(todo)):
+            if f.id in changed_ids:
+                writer.delete_by_term("doc", f.id)
+                report.passages_removed += table.files[f.id].passages
+            if item is None:
+                new_table.skipped.append(Skipped(f.id, reason or "failed"))
+                if f.id in changed_ids:
+                    report.removed.append(f.id)
+                continue
+            for passage in item.passages:
+                writer.add_document(**passage_fields(passage))
+            new_table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns,
+                                              len(item.passages), item.title, item.date,
+                                              f.format)
+            (report.updated if f.id in changed_ids else report.added).append(f.id)
+            report.passages_added += len(item.passages)
+        _write_json_atomic(gen.dir / f"files-{ix.latest_generation() + 1}.json",
+                           new_table.to_json())
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        ix.close()
+    _remove_stale_tables(gen.dir)
+    report.skipped = new_table.skipped
+    report.passages_total = sum(e.passages for e in new_table.files.values())
+    report.documents_total = len(new_table.files)
+    return report
+
+
+def _remove_stale_tables(gen_dir: Path) -> None:
+    from whoosh.index import open_dir
+
+    try:
+        current = open_dir(str(gen_dir)).latest_generation()
+    except Exception:  # noqa: BLE001
+        return
+    for name in os.listdir(gen_dir):
+        m = _FILES_RE.match(name)
+        if m and int(m.group(1)) < current:
+            try:
+                os.unlink(gen_dir / name)
+            except OSError:
+                pass
+
+
+def _remove_stale_generations(index_dir: Path) -> None:
+    """Remove generation folders (and temp files) that are not current.  Lock held."""
+    marker = read_marker(index_dir)
+    current = marker["current"] if marker else None
+    for name in os.listdir(index_dir):
+        path = index_dir / name
+        if _GEN_DIR.match(name) and name != current:
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(f".{MARKER}.") and name.endswith(".tmp"):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
+def index_size(index_dir: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(index_dir):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,201 @@
+"""Plain records passed between the pipeline stages.
+
+files (:class:`SourceFile`) -> :class:`Document` (with :class:`Section` and
+:class:`Block`) -> :class:`Passage` -> index -> :class:`Hit` in a
+:class:`SearchResult`.  Updates report an :class:`IndexReport`.
+
+None of these hold Whoosh, Rich or Click objects; ``to_dict()`` gives the
+JSON shape used by every machine-readable output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: A piece of clean text and the 1-based source line (or PDF page line) it came from.
+Segment = tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file found in the corpus folder."""
+
+    id: str  #: path relative to the corpus, ``/`` separators
+    path: str  #: absolute path on disk
+    format: str  #: "markdown", "text", ...
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file that was not indexed, and why."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One block of a section: a paragraph, a list, a table, a code block."""
+
+    kind: str
+    segments: tuple[Segment, ...]
+    paragraph: str | None = None  #: UN-style paragraph number ("23", "23(a)")
+    page: int | None = None
+
+    @property
+    def text(self) -> str:
+        sep = " " if self.kind == "paragraph" else "\n"
+        return sep.join(t for _, t in self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    heading: str
+    heading_path: tuple[str, ...]
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    id: str
+    title: str
+    date: str | None  #: ISO ``YYYY-MM-DD``
+    format: str
+    sections: tuple[Section, ...]
+    symbol: str | None = None  #: UN document symbol, e.g. ``S/RES/2771``
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """The unit that is indexed, ranked, shown and exported."""
+
+    id: str  #: ``<doc id>#<ordinal>``
+    doc: str
+    ordinal: int
+    title: str
+    date: str | None
+    section: str
+    heading_path: tuple[str, ...]
+    line_start: int | None
+    line_end: int | None
+    page: int | None
+    paragraph: str | None
+    text: str
+    format: str = "text"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["heading_path"] = list(self.heading_path)
+        return d
+
+
+def citation(doc: str, line_start: int | None, line_end: int | None,
+             page: int | None, paragraph: str | None, prefix: str = "") -> str:
+    """The human-readable source reference of a passage.
+
+    ``corpus/report.txt:74-76``, ``corpus/report.txt:12 ¶ 7`` or, for paged
+    formats, ``corpus/S_RES_2771 (2025).en.pdf p. 7 ¶ 20``.
+    """
+    ref = f"{prefix}{doc}"
+    if page is not None:
+        ref += f" p. {page}"
+    elif line_start is not None:
+        ref += f":{line_start}"
+        if line_end is not None and line_end != line_start:
+            ref += f"-{line_end}"
+    if paragraph:
+        ref += f" ¶ {paragraph}"
+    return ref
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A passage that matched a query, with its rank and snippet."""
+
+    rank: int
+    score: float
+    id: str
+    doc: str
+    title: str
+    date: str | None
+    section: str
+    heading_path: tuple[str, ...]
+    line_start: int | None
+    line_end: int | None
+    page: int | None
+    paragraph: str | None
+    text: str
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]  #: (start, end) offsets into ``snippet``
+    missing_terms: tuple[str, ...]
+    citation: str
+    path: str  #: the file as a user would open it (corpus folder + doc id)
+    more_in_doc: int = 0  #: with ``group``: how many more passages of this document matched
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["heading_path"] = list(self.heading_path)
+        d["highlights"] = [list(h) for h in self.highlights]
+        d["missing_terms"] = list(self.missing_terms)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: str
+    total: int
+    hits: tuple[Hit, ...]
+    elapsed: float
+    offset: int = 0
+    suggestion: str | None = None  #: "did you mean" query, when one is found
+    grouped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "offset": self.offset,
+            "suggestion": self.suggestion,
+            "elapsed": round(self.elapsed, 4),
+            "results": [h.to_dict() for h in self.hits],
+        }
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What ``kb index`` did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    passages_added: int = 0
+    passages_removed: int = 0
+    passages_total: int = 0
+    documents_total: int = 0
+    elapsed: float = 0.0
+    rebuilt: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["skipped"] = [asdict(s) for s in self.skipped]
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A document as listed by ``kb docs``."""
+
+    id: str
+    title: str
+    date: str | None
+    format: str
+    passages: int
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,419 @@
+"""Text -> :class:`~kb.models.Document`: sections, blocks, title and date.
+
+Markdown (and plain text, read as Markdown-ish text) is parsed with
+markdown-it-py: one walk over the token stream, branching on token type and
+nesting.  Emphasis markers, link targets, HTML comments and backslash
+escapes never reach the clean text; link text and image alt text do.  Each
+block keeps its source lines (from the tokens' ``map``) so citations are
+honest.
+
+Rules decided here (see also the README):
+
+* **Title**: the first H1; else the first heading-like or bold-only line
+  that is not a generic label ("EVENT REPORT SUMMARY") or a date; else the
+  file name.
+* **Date**: the first date written in the first lines of the document
+  ("26 May 2022", "May 26, 2022", "2022-05-26") as ``YYYY-MM-DD``.
+* **Plain-text headings** (``.txt`` files, and Markdown files that have no
+  ``#`` headings): a one-line paragraph of at most 16 words and 120
+  characters that does not end in punctuation (``. , : ; ! ?``), is not a
+  date or a generic label, and is followed by prose (a paragraph that is not
+  itself heading-like, a list or a table).
+* Lines above the first heading that are the label, the title or the date
+  are the document's metadata, not passages; any other text there is a
+  section headed by the document title.
+* **UN paragraph numbers**: an ordered list whose items are paragraphs of 25
+  or more words on average is a run of numbered paragraphs ("23. The
+  Committee ..."): each item becomes its own block cited ``¶ 23``.  A
+  paragraph opening with "(a)" is cited ``¶ 23(a)`` after paragraph 23.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .models import Block, Document, Section, Segment
+
+MAX_HEADING_WORDS = 16
+MAX_HEADING_CHARS = 120
+NUMBERED_PARAGRAPH_MIN_WORDS = 25
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I)
+_DATE_MDY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
+_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+_GENERIC_WORDS = frozenset(
+    """event report summary meeting note notes concept press release draft minutes agenda
+    briefing paper final internal confidential for official use only restricted unedited
+    advance copy version of the and information statement fact sheet policy brief update
+    newsletter document memo memorandum annex executive""".split()
+)
+_CLOSING = ".,:;!?"
+_SUBPARA = re.compile(r"^\(([a-z]{1,2}|[ivxlc]{1,6})\)\s")
+
+
+def find_date(text: str) -> str | None:
+    """The first date written in ``text``, as ``YYYY-MM-DD``, or None."""
+    found: list[tuple[int, str]] = []
+    for rx, order in ((_DATE_DMY, "dmy"), (_DATE_MDY, "mdy"), (_DATE_ISO, "ymd")):
+        for m in rx.finditer(text):
+            a, b, c = m.groups()
+            try:
+                if order == "dmy":
+                    d = _dt.date(int(c), _MONTHS[b.lower()], int(a))
+                elif order == "mdy":
+                    d = _dt.date(int(c), _MONTHS[a.lower()], int(b))
+                else:
+                    d = _dt.date(int(a), int(b), int(c))
+            except (ValueError, KeyError):
+                continue
+            found.append((m.start(), d.isoformat()))
+            break
+    return min(found)[1] if found else None
+
+
+def is_date_line(text: str) -> bool:
+    """A short line that is essentially a date ("26 May 2022", "New York, 26 May 2022")."""
+    return len(text.split()) <= 8 and find_date(text) is not None
+
+
+def is_generic_label(text: str) -> bool:
+    """"EVENT REPORT SUMMARY", "CONCEPT NOTE", "Press release": labels, not titles."""
+    words = re.findall(r"[A-Za-z]+", text)
+    if not words or len(words) > 6:
+        return False
+    if not (text.isupper() or len(words) >= 2):
+        return False  # a lone "Summary" or "Update" is a heading, "SUMMARY" a label
+    return all(w.lower() in _GENERIC_WORDS for w in words)
+
+
+def is_heading_like(text: str) -> bool:
+    """A line that could be a plain-text heading, ignoring what follows it."""
+    text = text.strip()
+    if not text or len(text) > MAX_HEADING_CHARS or "\n" in text:
+        return False
+    if text[-1] in _CLOSING:
+        return False
+    if len(text.split()) > MAX_HEADING_WORDS:
+        return False
+    if not (text[0].isupper() or text[0].isdigit()):
+        return False
+    return not is_date_line(text)
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").enable("strikethrough")
+
+
+# --------------------------------------------------------------------------
+# token walk -> raw blocks
+
+
+@dataclass(slots=True)
+class _Raw:
+    kind: str  # heading | paragraph | list | quote | table | code
+    segments: list[Segment]
+    level: int = 0  # heading level
+    bold_only: bool = False
+    items: list[tuple[str, list[Segment]]] = field(default_factory=list)  # ordered list items
+    ordered: bool = False
+
+    @property
+    def text(self) -> str:
+        sep = " " if self.kind in ("paragraph", "heading") else "\n"
+        return sep.join(t for _, t in self.segments)
+
+    @property
+    def single_line(self) -> bool:
+        return len(self.segments) == 1
+
+
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def _inline_segments(tok: Any, prefix: str = "") -> tuple[list[Segment], bool]:
+    """Clean text of an inline token, one segment per source line.
+
+    Returns the segments and whether the whole text is bold (a "bold line").
+    """
+    line = tok.map[0] + 1 if tok.map else 1
+    segs: list[Segment] = []
+    buf: list[str] = [prefix] if prefix else []
+    depth_strong = 0
+    all_bold = True
+    for child in tok.children or ():
+        t = child.type
+        if t == "text" or t == "code_inline":
+            buf.append(child.content)
+            if depth_strong == 0 and child.content.strip():
+                all_bold = False
+        elif t == "softbreak" or t == "hardbreak":
+            text = "".join(buf).strip()
+            if text:
+                segs.append((line, text))
+            buf = []
+            line += 1
+        elif t == "image":
+            buf.append(child.content)
+        elif t == "strong_open":
+            depth_strong += 1
+        elif t == "strong_close":
+            depth_strong -= 1
+        # html_inline, em/link/s open/close: markup only, dropped
+    text = "".join(buf).strip()
+    if text:
+        segs.append((line, text))
+    return segs, all_bold and bool(segs)
+
+
+def _raw_blocks(text: str) -> list[_Raw]:
+    tokens = _markdown().parse(text)
+    out: list[_Raw] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        tok = tokens[i]
+        t = tok.type
+        if tok.level != 0:
+            i += 1
+            continue
+        if t == "heading_open":
+            segs, _ = _inline_segments(tokens[i + 1])
+            if segs:
+                merged = " ".join(s for _, s in segs)
+                out.append(_Raw("heading", [(segs[0][0], merged)], level=int(tok.tag[1])))
+            i += 3
+        elif t == "paragraph_open":
+            segs, bold = _inline_segments(tokens[i + 1])
+            if segs:
+                out.append(_Raw("paragraph", segs, bold_only=bold))
+            i += 3
+        elif t in ("bullet_list_open", "ordered_list_open"):
+            j, raw = _list_block(tokens, i)
+            if raw.segments:
+                out.append(raw)
+            i = j + 1
+        elif t == "blockquote_open":
+            j = _close_index(tokens, i)
+            segs = []
+            for k in range(i + 1, j):
+                if tokens[k].type == "inline":
+                    segs.extend(_inline_segments(tokens[k])[0])
+            if segs:
+                out.append(_Raw("quote", segs))
+            i = j + 1
+        elif t == "table_open":
+            j = _close_index(tokens, i)
+            segs = []
+            row: list[str] = []
+            row_line = 0
+            for k in range(i + 1, j):
+                tk = tokens[k]
+                if tk.type == "tr_open":
+                    row, row_line = [], (tk.map[0] + 1 if tk.map else 0)
+                elif tk.type == "inline":
+                    row.append(" ".join(s for _, s in _inline_segments(tk)[0]))
+                elif tk.type == "tr_close" and any(c for c in row):
+                    segs.append((row_line, " | ".join(row)))
+            if segs:
+                out.append(_Raw("table", segs))
+            i = j + 1
+        elif t in ("fence", "code_block"):
+            first = (tok.map[0] + 1 + (1 if t == "fence" else 0)) if tok.map else 1
+            segs = [
+                (first + k, ln.rstrip())
+                for k, ln in enumerate(tok.content.split("\n"))
+                if ln.strip()
+            ]
+            if segs:
+                out.append(_Raw("code", segs))
+            i += 1
+        elif t == "html_block":
+            content = _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), tok.content)
+            first = tok.map[0] + 1 if tok.map else 1
+            segs = []
+            for k, ln in enumerate(content.split("\n")):
+                clean = _HTML_TAG.sub("", ln).strip()
+                if clean:
+                    segs.append((first + k, clean))
+            if segs:
+                out.append(_Raw("paragraph", segs))
+            i += 1
+        else:
+            i += 1
+    return out
+
+
+def _close_index(tokens: list[Any], i: int) -> int:
+    """Index of the token closing the block opened at ``i``."""
+    level = tokens[i].level
+    j = i + 1
+    while j < len(tokens):
+        if tokens[j].nesting == -1 and tokens[j].level == level:
+            return j
+        j += 1
+    return len(tokens) - 1
+
+
+def _list_block(tokens: list[Any], i: int) -> tuple[int, _Raw]:
+    j = _close_index(tokens, i)
+    ordered = tokens[i].type == "ordered_list_open"
+    segs: list[Segment] = []
+    items: list[tuple[str, list[Segment]]] = []
+    list_depth = 0
+    markers: list[tuple[bool, str]] = []  # per list level: (ordered, pending marker)
+    pending_marker: str | None = None
+    for k in range(i, j + 1):
+        tk = tokens[k]
+        if tk.type in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+            markers.append((tk.type == "ordered_list_open", ""))
+        elif tk.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+            markers.pop()
+        elif tk.type == "list_item_open":
+            is_ord = markers[-1][0] if markers else False
+            pending_marker = f"{tk.info}{tk.markup or '.'} " if is_ord else "- "
+            if list_depth == 1:
+                items.append((tk.info if is_ord else "", []))
+        elif tk.type == "inline":
+            indent = "  " * (list_depth - 1)
+            prefix = indent + (pending_marker or "  ")
+            pending_marker = None
+            item_segs, _ = _inline_segments(tk)
+            if item_segs:
+                line0, text0 = item_segs[0]
+                segs.append((line0, prefix + text0))
+                segs.extend(item_segs[1:])
+                if items:
+                    items[-1][1].extend(item_segs)
+        elif tk.type in ("fence", "code_block") and tk.map:
+            for off, ln in enumerate(tk.content.split("\n")):
+                if ln.strip():
+                    segs.append((tk.map[0] + 1 + off, "  " * list_depth + ln.strip()))
+    return j, _Raw("list", segs, items=items, ordered=ordered)
+
+
+# --------------------------------------------------------------------------
+# raw blocks -> document
+
+
+def _words(segs: list[Segment]) -> int:
+    return sum(len(t.split()) for _, t in segs)
+
+
+def _is_prose(raw: _Raw) -> bool:
+    if raw.kind in ("list", "table", "quote", "code"):
+        return True
+    if raw.kind != "paragraph":
+        return False
+    if not raw.single_line:
+        return True
+    t = raw.text
+    return not (is_heading_like(t) or is_date_line(t) or is_generic_label(t))
+
+
+def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
+    """Parse Markdown or Markdown-ish plain text into a :class:`Document`."""
+    raws = _raw_blocks(text)
+    has_md_headings = any(r.kind == "heading" for r in raws)
+    plain_headings = fmt == "text" or not has_md_headings
+
+    # Plain-text headings become heading blocks (level 1).
+    if plain_headings:
+        for k, r in enumerate(raws):
+            if (
+                r.kind == "paragraph"
+                and r.single_line
+                and is_heading_like(r.text)
+                and not is_generic_label(r.text)
+                and k + 1 < len(raws)
+                and _is_prose(raws[k + 1])
+            ):
+                raws[k] = _Raw("heading", r.segments, level=1)
+
+    # Title, date and the metadata lines above the first heading.
+    first_heading = next((k for k, r in enumerate(raws) if r.kind == "heading"), len(raws))
+    title: str | None = None
+    title_index: int | None = None
+    h1 = next((k for k, r in enumerate(raws) if r.kind == "heading" and r.level == 1), None)
+    if h1 is not None and not plain_headings:
+        title, title_index = raws[h1].text, h1
+    else:
+        for k, r in enumerate(raws[: max(first_heading, 1) + 1]):
+            if r.kind not in ("paragraph", "heading") or not r.single_line:
+                continue
+            if is_generic_label(r.text) or is_date_line(r.text):
+                continue
+            if is_heading_like(r.text) or r.bold_only or r.kind == "heading":
+                title, title_index = r.text, k
+                break
+    if title is None:
+        title = doc_id.rsplit("/", 1)[-1]
+    head_text = "\n".join(r.text for r in raws[: max(first_heading, 3)][:12])
+    date = find_date(head_text)
+
+    sections: list[Section] = []
+    cur_heading, cur_path = title, ()  # type: tuple[str, tuple[str, ...]]
+    heading_stack: list[tuple[int, str]] = []
+    blocks: list[Block] = []
+    last_number: str | None = None
+
+    def flush() -> None:
+        if blocks:
+            sections.append(Section(cur_heading, cur_path, tuple(blocks)))
+
+    for k, r in enumerate(raws):
+        if k == title_index:
+            continue
+        if k < first_heading and r.kind == "paragraph" and r.single_line and (
+            is_generic_label(r.text) or is_date_line(r.text)
+        ):
+            continue  # metadata above the first heading
+        if r.kind == "heading":
+            flush()
+            blocks = []
+            last_number = None
+            while heading_stack and heading_stack[-1][0] >= r.level:
+                heading_stack.pop()
+            heading_stack.append((r.level, r.text))
+            cur_heading = r.text
+            cur_path = tuple(h for _, h in heading_stack)
+            continue
+        if r.kind == "list" and r.ordered and r.items:
+            avg = sum(_words(s) for _, s in r.items) / len(r.items)
+            if avg >= NUMBERED_PARAGRAPH_MIN_WORDS:
+                for number, segs in r.items:
+                    if segs:
+                        blocks.append(Block("paragraph", tuple(segs), paragraph=number))
+                        last_number = number
+                continue
+        paragraph = None
+        if r.kind == "paragraph":
+            m = _SUBPARA.match(r.segments[0][1])
+            if m and last_number:
+                paragraph = f"{last_number}({m.group(1)})"
+        blocks.append(Block(r.kind, tuple(r.segments), paragraph=paragraph))
+    flush()
+    return Document(id=doc_id, title=title, date=date, format=fmt, sections=tuple(sections))

@@ -1,0 +1,44 @@
+"""File -> Document, by format.  One reader per format; each returns a Document.
+
+``load`` reads the bytes once, hashes them (the hash is what incremental
+updates compare), hands them to the format's reader and splits the document
+into passages.  Readers raise on unreadable input; the index stage records
+the reason and goes on with the next file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from .corpus import decode
+from .models import Document, SourceFile
+
+Reader = Callable[[bytes, str, str], Document]
+
+
+def read_markup(data: bytes, doc_id: str, fmt: str) -> Document:
+    """Markdown and plain text."""
+    from .parse import parse
+
+    text, _encoding = decode(data)
+    return parse(text, doc_id, fmt)
+
+
+#: format name -> reader.  Formats are named in ``corpus.FORMATS``.
+READERS: dict[str, Reader] = {
+    "markdown": read_markup,
+    "text": read_markup,
+}
+
+
+def load(f: SourceFile):  # type: ignore[no-untyped-def]
+    """Read, hash, parse and split one file into an ``index.Loaded``."""
+    from .index import Loaded
+    from .passages import split_document
+
+    with open(f.path, "rb") as fh:
+        data = fh.read()
+    digest = hashlib.sha256(data).hexdigest()
+    doc = READERS[f.format](data, f.id, f.format)
+    return Loaded(f, digest, split_document(doc), doc.title, doc.date)

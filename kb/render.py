@@ -1,0 +1,156 @@
+"""Terminal presentation of results, status and document lists.
+
+On a terminal (and without ``--no-color``/``NO_COLOR``) output is styled
+with Rich; otherwise it is the same layout as plain text, produced without
+importing Rich (a one-shot ``kb search | less`` does not pay for it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from typing import IO, Any
+
+from .models import DocumentInfo, Hit, IndexReport, SearchResult
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def header(result: SearchResult) -> str:
+    n = len(result.hits)
+    what = "document" if result.grouped else "passage"
+    if result.total == 0:
+        return f"No {what}s match “{result.query}” ({result.elapsed:.2f} s)"
+    shown = ""
+    if n < result.total:
+        shown = f", showing {result.offset + 1}-{result.offset + n}"
+    return f"{_plural(result.total, what)} match “{result.query}”{shown} ({result.elapsed:.2f} s)"
+
+
+def _meta_line(h: Hit) -> str:
+    bits = [" › ".join(h.heading_path) if h.heading_path else h.section]
+    if h.date:
+        bits.append(h.date)
+    return " · ".join(bits)
+
+
+def _more(h: Hit) -> str:
+    return f"(+{h.more_in_doc} more in this document)" if h.more_in_doc else ""
+
+
+def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
+    out.write(header(result) + "\n")
+    for h in result.hits:
+        out.write(f"\n{h.rank}. {h.title}  [score {h.score:.2f}]\n")
+        out.write(f"   {_meta_line(h)}\n")
+        out.write(f"   {h.citation}\n")
+        for line in textwrap.wrap(h.snippet, width=max(width - 3, 20)):
+            out.write(f"   {line}\n")
+        if h.missing_terms:
+            out.write(f"   missing: {', '.join(h.missing_terms)}\n")
+        if h.more_in_doc:
+            out.write(f"   {_more(h)}\n")
+
+
+def rich_results(result: SearchResult, console: Any) -> None:
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console.print(Text(header(result), style="bold"))
+    for h in result.hits:
+        console.print()
+        line = Text()
+        line.append(f"{h.rank}. ", style="bold")
+        line.append(h.title, style="bold")
+        line.append(f"  score {h.score:.2f}", style="dim")
+        console.print(line)
+        console.print(Padding(Text(_meta_line(h), style="cyan"), (0, 0, 0, 3)))
+        console.print(Padding(Text(h.citation, style="green"), (0, 0, 0, 3)))
+        snip = Text(h.snippet)
+        for s, e in h.highlights:
+            snip.stylize("bold yellow", s, e)
+        console.print(Padding(snip, (0, 0, 0, 3)))
+        if h.missing_terms:
+            console.print(Padding(Text(f"missing: {', '.join(h.missing_terms)}", style="dim"),
+                                  (0, 0, 0, 3)))
+        if h.more_in_doc:
+            console.print(Padding(Text(_more(h), style="dim"), (0, 0, 0, 3)))
+
+
+def passages_text(hits: list[Hit], focus: str | None = None) -> str:
+    """``kb show``: full passages with their citations."""
+    parts = []
+    for h in hits:
+        mark = "▶ " if h.id == focus else ""
+        parts.append(f"{mark}{h.id}  —  {h.citation}\n{_meta_line(h)}\n\n{h.text}\n")
+    return "\n".join(parts)
+
+
+def report_text(r: IndexReport) -> str:
+    verb = "Rebuilt" if r.rebuilt else "Updated"
+    lines = [
+        f"{verb} index in {r.elapsed:.2f} s: added {len(r.added)}, updated {len(r.updated)}, "
+        f"removed {len(r.removed)}, unchanged {r.unchanged}, skipped {len(r.skipped)} files",
+        f"passages: +{r.passages_added:,} -{r.passages_removed:,}, "
+        f"{r.passages_total:,} in {_plural(r.documents_total, 'document')}",
+    ]
+    return "\n".join(lines)
+
+
+def skipped_text(r: IndexReport, limit: int = 10) -> str:
+    lines = [f"  skipped {s.id}: {s.reason}" for s in r.skipped[:limit]]
+    if len(r.skipped) > limit:
+        lines.append(f"  … and {len(r.skipped) - limit} more (see `kb status`)")
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def status_text(st: dict[str, Any]) -> str:
+    lines = [f"corpus:    {st['corpus']}", f"index:     {st['index']}"]
+    if not st["exists"]:
+        lines.append("no index yet: run `kb index`")
+        return "\n".join(lines)
+    lines += [
+        f"documents: {st['documents']:,}",
+        f"passages:  {st['passages']:,}",
+        f"size:      {_size(st['size_bytes'])}",
+        f"built:     {st['built']}",
+        f"updated:   {st['updated']}",
+        f"schema:    {st['schema']}",
+    ]
+    stale = len(st["new"]) + len(st["changed"]) + len(st["deleted"])
+    if stale:
+        lines.append(f"since the last update: {len(st['new'])} new, {len(st['changed'])} "
+                     f"changed, {len(st['deleted'])} deleted (run `kb index`)")
+        for key in ("new", "changed", "deleted"):
+            lines += [f"  {key:8} {d}" for d in st[key]]
+    else:
+        lines.append("index is up to date with the corpus")
+    if st["skipped"]:
+        lines.append(f"skipped or failed: {len(st['skipped'])}")
+        lines += [f"  {s['id']}: {s['reason']}" for s in st["skipped"]]
+    return "\n".join(lines)
+
+
+def docs_text(docs: list[DocumentInfo]) -> str:
+    if not docs:
+        return "no documents indexed"
+    lines = []
+    for d in docs:
+        lines.append(f"{d.title}\n   {d.date or '(no date)'} · {_plural(d.passages, 'passage')}"
+                     f" · {d.path}")
+    return "\n".join(lines)
+
+
+def iso_now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")

@@ -1,0 +1,179 @@
+"""The kb command end to end, through Click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import cli
+
+from .conftest import SAMPLE_ID
+
+
+def run(*args: str, cwd: Path | None = None):
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+    with runner.isolated_filesystem(temp_dir=cwd):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def loc(corpus: Path) -> list[str]:
+    return ["--corpus", str(corpus), "--index", str(corpus.parent / "index")]
+
+
+def test_search_bystander_intervention_top_two(sample_corpus):
+    r = run("search", "bystander intervention", "--format", "json", *loc(sample_corpus))
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["query"] == "bystander intervention"
+    top = data["results"][:2]
+    assert [h["line_start"] for h in top] == [72, 82]
+    assert [h["section"] for h in top] == [
+        "Peer-to-peer learning dialogue",
+        "Closing remarks from the Group of Friends to Eliminate Sexual Harassment",
+    ]
+    for h in data["results"]:
+        for key in ("rank", "score", "id", "doc", "title", "date", "section", "line_start",
+                    "line_end", "page", "text", "snippet", "missing_terms"):
+            assert key in h
+    assert top[0]["title"].startswith("Making zero tolerance a reality")
+    assert top[0]["citation"].endswith(f"{SAMPLE_ID}:72")
+    assert "No index yet" in r.stderr  # built on first use, message on stderr
+
+
+def test_search_text_output_has_header_citation_and_snippet(sample_corpus):
+    run("index", *loc(sample_corpus))
+    r = run("search", "bystander", "intervention", *loc(sample_corpus))
+    assert r.exit_code == 0
+    out = r.stdout
+    assert out.splitlines()[0].startswith("2 passages match “bystander intervention”")
+    assert f"{SAMPLE_ID}:72" in out and f"{SAMPLE_ID}:82" in out
+    assert "Peer-to-peer learning dialogue" in out
+    assert "bystander intervention" in out
+    assert "\x1b[" not in out  # plain when not a terminal
+    assert r.stderr == ""
+
+
+def test_first_passage_words_are_on_cited_line(sample_corpus):
+    r = run("search", "bystander intervention", "--format", "json", *loc(sample_corpus))
+    lines = (sample_corpus / SAMPLE_ID).read_text(encoding="utf-8").split("\n")
+    for h in json.loads(r.stdout)["results"]:
+        assert h["text"].split()[0] in lines[h["line_start"] - 1]
+
+
+def test_no_results_exit_1(sample_corpus):
+    r = run("search", "xylophone", *loc(sample_corpus))
+    assert r.exit_code == 1
+    assert r.stdout.startswith("No passages match")
+
+
+@pytest.mark.parametrize("q", ['"unbalanced', "(a OR", "AND", "title:", "::", "*", "(", ")",
+                               "NOT", "\"", "a:b:c", "[2020 to", "~", "-"])
+def test_malformed_queries_never_traceback(sample_corpus, q):
+    run("index", *loc(sample_corpus))
+    r = CliRunner().invoke(cli, ["search", q, *loc(sample_corpus)])
+    assert r.exit_code in (0, 1, 2), r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert "Traceback" not in r.stderr
+    if r.exit_code == 2:
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_missing_corpus_is_one_line_error(tmp_path):
+    r = run("search", "x", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "ix"))
+    assert r.exit_code == 2
+    assert r.stderr.startswith("Error: corpus folder")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_foreign_index_folder_is_refused(sample_corpus, tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_text("precious")
+    r = run("index", "--corpus", str(sample_corpus), "--index", str(foreign))
+    assert r.exit_code == 2
+    assert "not a kb index" in r.stderr
+    assert (foreign / "thesis.docx").read_text() == "precious"
+
+
+def test_options_limit_offset_group(sample_corpus):
+    base = ["search", "harassment", "--format", "json", *loc(sample_corpus)]
+    full = json.loads(run(*base, "--limit", "50").stdout)
+    page = json.loads(run(*base, "--limit", "3", "--offset", "2").stdout)
+    assert [h["id"] for h in page["results"]] == [h["id"] for h in full["results"][2:5]]
+    grouped = json.loads(run(*base, "--group").stdout)
+    assert len(grouped["results"]) == 1
+    assert grouped["results"][0]["more_in_doc"] == full["total"] - 1
+
+
+def test_filters_since_until_section_doc(tiny_corpus):
+    base = ["search", "harassment", "--format", "json", *loc(tiny_corpus)]
+    r = json.loads(run(*base, "--since", "2022").stdout)
+    assert r["results"] and all(h["date"] >= "2022-01-01" for h in r["results"])
+    r = run(*base, "--until", "2020")
+    assert r.exit_code == 1
+    r = json.loads(run(*base, "--section", "closing remarks").stdout)
+    assert r["results"] and all(h["section"].startswith("Closing remarks") for h in r["results"])
+    r = json.loads(run(*base, "--doc", "peer-support").stdout)
+    assert r["results"] and all(h["doc"] == "peer-support.txt" for h in r["results"])
+
+
+def test_bad_date_is_usage_error(sample_corpus):
+    r = run("search", "harassment", "--since", "last week", *loc(sample_corpus))
+    assert r.exit_code == 2
+    assert "not a date" in r.stderr
+
+
+def test_negative_limit_is_usage_error(sample_corpus):
+    r = run("search", "harassment", "--limit", "-1", *loc(sample_corpus))
+    assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "md"])
+def test_search_formats(sample_corpus, fmt):
+    r = run("search", "bystander intervention", "--format", fmt, *loc(sample_corpus))
+    assert r.exit_code == 0
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in r.stdout.splitlines()]
+        assert [h["line_start"] for h in rows] == [72, 82]
+    elif fmt == "csv":
+        assert r.stdout.splitlines()[0].startswith("rank,score,id,doc,title")
+    else:
+        assert f"{SAMPLE_ID}:72" in r.stdout and "> " in r.stdout
+
+
+def test_query_syntax(tiny_corpus):
+    def ids(q):
+        r = run("search", q, "--format", "json", "--limit", "100", *loc(tiny_corpus))
+        return r.exit_code, [h["id"] for h in json.loads(r.stdout)["results"]]
+
+    code, phrase = ids('"bystander intervention"')
+    assert code == 0 and len(phrase) == 2
+    code, title = ids("title:peer")
+    assert code == 0 and all(i.startswith("peer-support.txt") for i in title)
+    code, docq = ids("doc:guides* training")
+    assert code == 0 and all(i.startswith("guides/") for i in docq)
+    code, wild = ids("interven*")
+    assert code == 0 and wild
+    code, notq = ids("bystander NOT closing")
+    code2, minus = ids("bystander -distract")
+    assert notq and minus and len(minus) < len(ids("bystander")[1])
+    code, dates = ids("harassment date:[2021-01-01 to 2021-12-31]")
+    assert code == 0 and all(i.startswith("peer-support") for i in dates)
+
+
+def test_help_documents_query_syntax():
+    r = run("search", "--help")
+    assert r.exit_code == 0
+    for example in ('"bystander intervention"', "interven*", "harrasment~", "title:", "-word",
+                    "date:", "doc:"):
+        assert example in r.stdout
+
+
+def test_version():
+    r = run("--version")
+    assert r.exit_code == 0 and "kb" in r.stdout
