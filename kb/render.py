@@ -89,7 +89,9 @@ def passages_text(hits: list[Hit], focus: str | None = None) -> str:
 
 
 def report_text(r: IndexReport) -> str:
-    verb = "Rebuilt" if r.rebuilt else "Updated"
+    verb = "Updated"
+    if r.rebuilt:
+        verb = "Rebuilt" if (r.updated or r.removed) else "Built"
     lines = [
         f"{verb} index in {r.elapsed:.2f} s: added {len(r.added)}, updated {len(r.updated)}, "
         f"removed {len(r.removed)}, unchanged {r.unchanged}, skipped {len(r.skipped)} files",

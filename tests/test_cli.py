@@ -177,3 +177,99 @@ def test_help_documents_query_syntax():
 def test_version():
     r = run("--version")
     assert r.exit_code == 0 and "kb" in r.stdout
+
+
+# -- index, export, show, status, docs ----------------------------------------
+
+
+def test_index_prints_summary_and_rebuild(tiny_corpus):
+    r = run("index", *loc(tiny_corpus))
+    assert r.exit_code == 0
+    assert r.stdout.startswith("Built index in")
+    assert "added 3, updated 0, removed 0, unchanged 0, skipped 0 files" in r.stdout
+    (tiny_corpus / "extra.md").write_text("# Extra\n\nA new report on mediation.\n")
+    r = run("search", "mediation", *loc(tiny_corpus))
+    assert "1 file changed since the index was updated (1 new, 0 changed, 0 deleted)" in r.stderr
+    assert "kb index" in r.stderr
+    r = run("index", *loc(tiny_corpus))
+    assert "added 1, updated 0, removed 0, unchanged 3" in r.stdout
+    r = run("index", "--rebuild", *loc(tiny_corpus))
+    assert r.stdout.startswith("Rebuilt index") and "updated 4" in r.stdout
+
+
+def test_export_html_annex_and_refusal(sample_corpus, tmp_path):
+    out = tmp_path / "annex.html"
+    r = run("export", "bystander intervention", "-o", str(out), *loc(sample_corpus))
+    assert r.exit_code == 0, r.stderr
+    html = out.read_text()
+    assert "Passages matching “bystander intervention”" in html
+    assert "2 passages from 1 document" in html
+    assert f"corpus/{SAMPLE_ID}:72" in html or f"{SAMPLE_ID}:72" in html
+    r = run("export", "harassment", "-o", str(out), *loc(sample_corpus))
+    assert r.exit_code == 2 and "already exists" in r.stderr and "--force" in r.stderr
+    assert out.read_text() == html
+    r = run("export", "harassment", "-o", str(out), "--force", *loc(sample_corpus))
+    assert r.exit_code == 0 and out.read_text() != html
+
+
+def test_export_all_passages_in_document_order(tiny_corpus):
+    run("index", *loc(tiny_corpus))
+    r = run("export", "--format", "jsonl", "-o", "-", *loc(tiny_corpus))
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    keys = [(h["doc"], int(h["id"].rsplit("#", 1)[1])) for h in rows]
+    assert keys == sorted(keys) and len(rows) > 26
+
+
+def test_export_every_match_not_only_first_page(sample_corpus):
+    r = run("export", "harassment", "--format", "json", "-o", "-", *loc(sample_corpus))
+    data = json.loads(r.stdout)
+    assert len(data["results"]) == data["total"] > 10
+
+
+def test_export_format_from_extension_and_missing_folder(sample_corpus, tmp_path):
+    r = run("export", "bystander", "-o", str(tmp_path / "x.csv"), *loc(sample_corpus))
+    assert (tmp_path / "x.csv").read_text().startswith("rank,score")
+    r = run("export", "bystander", "-o", str(tmp_path / "no" / "x.csv"), *loc(sample_corpus))
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+
+
+def test_show_with_context(sample_corpus):
+    run("index", *loc(sample_corpus))
+    r = run("show", f"{SAMPLE_ID}#21", "--context", "1", *loc(sample_corpus))
+    assert r.exit_code == 0
+    assert f"{SAMPLE_ID}#20" in r.stdout and f"{SAMPLE_ID}#22" in r.stdout
+    assert f"▶ {SAMPLE_ID}#21" in r.stdout and f"{SAMPLE_ID}:72" in r.stdout
+    r = run("show", "nope.md#3", *loc(sample_corpus))
+    assert r.exit_code == 2 and "no passage" in r.stderr
+    r = run("show", f"{SAMPLE_ID}#21", "--format", "json", *loc(sample_corpus))
+    assert json.loads(r.stdout)["passages"][0]["line_start"] == 72
+
+
+def test_status_and_docs(tiny_corpus):
+    r = run("status", *loc(tiny_corpus))
+    assert r.exit_code == 0 and "no index yet" in r.stdout
+    run("index", *loc(tiny_corpus))
+    (tiny_corpus / "peer-support.txt").write_text("changed\n\nNew text about things.\n")
+    (tiny_corpus / "x.pptx").write_bytes(b"zz")
+    r = run("status", "--format", "json", *loc(tiny_corpus))
+    st = json.loads(r.stdout)
+    assert st["documents"] == 3 and st["passages"] > 0 and st["schema"] == 1
+    assert st["changed"] == ["peer-support.txt"] and st["new"] == [] and st["deleted"] == []
+    r = run("status", *loc(tiny_corpus))
+    assert "1 changed" in r.stdout and "schema:" in r.stdout
+    r = run("docs", "--format", "json", *loc(tiny_corpus))
+    docs = json.loads(r.stdout)
+    assert {d["id"] for d in docs} == {"guides/safe-workplaces.md", SAMPLE_ID, "peer-support.txt"}
+    assert all({"title", "date", "path", "passages"} <= set(d) for d in docs)
+    r = run("docs", *loc(tiny_corpus))
+    assert "Guidelines on safe workplaces" in r.stdout
+
+
+def test_config_from_env_and_kb_toml(sample_corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kb.toml").write_text('corpus = "corpus"\nindex = "myindex"\n')
+    r = run("search", "bystander", "--format", "json")
+    assert r.exit_code == 0 and (tmp_path / "myindex" / "kb-index.json").exists()
+    monkeypatch.setenv("KB_INDEX", str(tmp_path / "envindex"))
+    r = run("index")
+    assert (tmp_path / "envindex" / "kb-index.json").exists()
