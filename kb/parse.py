@@ -371,7 +371,11 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                 break
     if title is None:
         title = doc_id.rsplit("/", 1)[-1]
-    head_text = "\n".join(r.text for r in raws[: max(first_heading, 3)][:12])
+    # metadata lines (label, date) may stand above the first section heading: before
+    # the first heading, or between a Markdown H1 title and the next heading
+    body_start = next((k for k, r in enumerate(raws) if r.kind == "heading" and k != title_index),
+                      len(raws))
+    head_text = "\n".join(r.text for r in raws[: max(body_start, 3)][:12])
     date = find_date(head_text)
 
     sections: list[Section] = []
@@ -387,7 +391,7 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
     for k, r in enumerate(raws):
         if k == title_index:
             continue
-        if k < first_heading and r.kind == "paragraph" and r.single_line and (
+        if k < body_start and r.kind == "paragraph" and r.single_line and (
             is_generic_label(r.text) or is_date_line(r.text)
         ):
             continue  # metadata above the first heading
