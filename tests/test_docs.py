@@ -1,0 +1,27 @@
+"""The README is part of the interface: it must match the commands and CI."""
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kb.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_command_has_help_and_is_in_readme():
+    for name, cmd in cli.commands.items():
+        assert cmd.help, f"{name} has no help text"
+        assert f"`kb {name}" in README, f"kb {name} is not documented in README.md"
+        r = CliRunner().invoke(cli, [name, "--help"])
+        assert r.exit_code == 0
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert ci in README
+
+
+def test_readme_set_up_commands_are_single_lines():
+    assert "pip install -q -e . && kb search \"bystander intervention\"" in README
