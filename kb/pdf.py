@@ -203,14 +203,28 @@ def _make_line(tp, raw, seg: str, start: int, page: int, hyphen: bool,  # type: 
             break
     size = raw.FPDFText_GetFontSize(tp, mid)
     y = origin_y(mid)
-    bold = raw.FPDFText_GetFontWeight(tp, mid) >= 600 and \
-        raw.FPDFText_GetFontWeight(tp, first) >= 600
+    bold = _is_bold(tp, raw, mid) and _is_bold(tp, raw, first)
     marks = []
     for m in re.finditer(r"\d+", body):
         k = first + m.start()
         if raw.FPDFText_GetFontSize(tp, k) < 0.8 * size and origin_y(k) > y + 1.0:
             marks.append((m.start(), m.end()))
     return Line(body, page, x0, x1, y, round(size * 2) / 2, bold, hyphen, tuple(marks))
+
+
+_BOLD_NAME = re.compile(rb"bold|black|heavy|semibold|demi", re.I)
+
+
+def _is_bold(tp, raw, i: int) -> bool:  # type: ignore[no-untyped-def]
+    """Weight 600 or more, else a bold font name ("Times-Bold", "ABCDEF+Arial-BoldMT")."""
+    import ctypes
+
+    if raw.FPDFText_GetFontWeight(tp, i) >= 600:
+        return True
+    buf = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    n = raw.FPDFText_GetFontInfo(tp, i, buf, 128, ctypes.byref(flags))
+    return bool(n) and bool(_BOLD_NAME.search(buf.raw[: max(n - 1, 0)]))
 
 
 # --------------------------------------------------------------------------
@@ -230,7 +244,7 @@ _BULLET = re.compile(r"^[•\u2022\u25aa\u25cf\u25e6\uf0b7\uf0a7\u2013\u2014\-�
 _CLOSED = re.compile(r"[.;:!?][\"”’)\]]*$")
 _ROMAN_HEAD = re.compile(r"^[IVXLC]+\.\s")
 _LETTER_HEAD = re.compile(r"^[A-Z]\.\s")
-_ARABIC_HEAD = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
+_ARABIC_HEAD = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*\.|\d{1,2}(?:\.\d{1,2})+)\s")
 _DECISION_HEAD = re.compile(r"^\d{4}/\d+\b")
 _ANNEX_HEAD = re.compile(r"^(?:Annex|Appendix|Chapter|Part)\b", re.I)
 _WORD = re.compile(r"\w+(?:[-‐]\w+)*")
@@ -480,6 +494,11 @@ def _join_lines(lines: list[Line], vocab: _Vocabulary) -> list[Segment]:
     return [(n, t) for n, t in segs if t]
 
 
+def _numbered_heading(text: str) -> bool:
+    return bool(_ROMAN_HEAD.match(text) or _LETTER_HEAD.match(text) or _ARABIC_HEAD.match(text)
+                or _DECISION_HEAD.match(text) or _ANNEX_HEAD.match(text))
+
+
 def _heading_level(text: str, size: float, sizes: list[float]) -> int:
     if _ROMAN_HEAD.match(text) or _ANNEX_HEAD.match(text):
         return 1
@@ -489,7 +508,7 @@ def _heading_level(text: str, size: float, sizes: list[float]) -> int:
         return 3
     m = _ARABIC_HEAD.match(text)
     if m:
-        return 2 + m.group(1).count(".") + 1
+        return 3 + m.group(1).rstrip(".").count(".")
     rank = next((k for k, s in enumerate(sizes) if abs(s - size) < 0.6), len(sizes))
     return min(rank + 1, 4)
 
@@ -522,7 +541,9 @@ def layout(pages: list[list[Line]], doc_id: str, meta_title: str = "",
             title = found
         top = first[tl[0]].size
         end = tl[-1] + 1  # a bold subtitle in smaller type stays text, not a heading
-        while end < len(first) and first[end].bold and body - 0.6 < first[end].size < top - 0.6:
+        while (end < len(first) and first[end].bold
+               and body - 0.6 < first[end].size < top - 0.6
+               and not _numbered_heading(first[end].text)):
             end += 1
         subtitle = set(range(tl[-1] + 1, end))
         start = tl[0] if symbol else 0  # UN front matter above the title: not passages
@@ -649,7 +670,8 @@ def _blocks(pages: list[list[Line]], body: float, leading: float) -> list[_Block
             continue
         xs = Counter(round(ln.x0) for ln in p if abs(ln.size - body) < 0.6 and not ln.bold)
         # the left edge of most lines: where wrapped lines start
-        margin = xs.most_common(1)[0][0] if xs else min(round(ln.x0) for ln in p)
+        margin = (max(xs.items(), key=lambda kv: (kv[1], -kv[0]))[0] if xs
+                  else min(round(ln.x0) for ln in p))
         right = max((ln.x1 for ln in p if abs(ln.size - body) < 0.6), default=max(
             ln.x1 for ln in p))
         width = max(right - margin, 1.0)
