@@ -79,6 +79,12 @@ class Builder:
         pos = self.next_position()
         if number:
             text = f"{number} {text}"
+        elif not self.headings and not self.blocks:
+            from .parse import is_date_line, is_generic_label
+
+            if is_date_line(text) or is_generic_label(text):
+                self._note(text)  # metadata above the first heading, not a passage
+                return
         paragraph = None
         m = _PARA_NUM.match(text)
         if m:
