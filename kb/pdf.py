@@ -63,6 +63,7 @@ from dataclasses import dataclass, field, replace
 from .models import Block, Document, Section, Segment
 
 SOFT_HYPHEN = "\ufffe"  # PDFium: a hyphen at the end of a line
+_BREAK = re.compile("\r\n|[\r\n\ufffe]")
 
 #: fewer non-blank characters than this in the whole file: a scan without text layer
 MIN_TEXT_CHARS = 20
@@ -163,18 +164,12 @@ def _page_lines(pdf, index: int) -> list[Line]:  # type: ignore[no-untyped-def]
 
             lines: list[Line] = []
             start = 0
-            i = 0
-            while i <= n:
-                c = text[i] if i < n else "\n"
-                if c in "\r\n" or c == SOFT_HYPHEN:
-                    seg = text[start:i]
-                    if seg.strip():
-                        lines.append(_make_line(tp, raw, seg, start, index + 1,
-                                                c == SOFT_HYPHEN, origin_y))
-                    if c == "\r" and i + 1 < n and text[i + 1] == "\n":
-                        i += 1
-                    start = i + 1
-                i += 1
+            for m in _BREAK.finditer(text + "\n"):
+                seg = text[start:m.start()]
+                if seg.strip():
+                    lines.append(_make_line(tp, raw, seg, start, index + 1,
+                                            m.group() == SOFT_HYPHEN, origin_y))
+                start = m.end()
             return lines
         finally:
             tp.close()
