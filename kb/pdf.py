@@ -58,7 +58,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .models import Block, Document, Section, Segment
 
@@ -177,8 +177,8 @@ def _page_lines(pdf, index: int) -> list[Line]:  # type: ignore[no-untyped-def]
         page.close()
 
 
-def _make_line(tp, raw, seg: str, start: int, page: int, hyphen: bool,  # type: ignore[no-untyped-def]
-               origin_y) -> Line:
+def _make_line(tp, raw, seg: str, start: int, page: int,  # type: ignore[no-untyped-def]
+               hyphen: bool, origin_y) -> Line:
     lead = len(seg) - len(seg.lstrip())
     body = seg.strip()
     first = start + lead
@@ -283,9 +283,6 @@ def _find_symbol(first_page: list[Line]) -> str | None:
 class _Block:
     lines: list[Line]
     heading: bool = False
-    footnote: bool = False
-    subtitle: bool = False
-    lead_in: list[Line] = field(default_factory=list)
 
     @property
     def first(self) -> Line:
@@ -352,8 +349,8 @@ def _remove_furniture(pages: list[list[Line]], symbol: str | None) -> list[list[
     for p, idx in zip(pages, cands):
         keep = []
         for k, ln in enumerate(p):
-            if k in idx and (_is_furniture(ln.text, symbol)
-                             or (n >= 2 and seen[key(ln)] >= need and re.search(r"[^\W\d_]", ln.text))):
+            repeated = n >= 2 and seen[key(ln)] >= need and re.search(r"[^\W\d_]", ln.text)
+            if k in idx and (repeated or _is_furniture(ln.text, symbol)):
                 continue
             keep.append(ln)
         out.append(keep)
@@ -480,10 +477,8 @@ def _join_lines(lines: list[Line], vocab: _Vocabulary) -> list[Segment]:
         if not carry and re.search(r"\w ?-$", text):
             text = re.sub(r" ?-$", "", text)
             carry = True
-        if text:
+        if text:  # else the whole line was the end of a broken word
             segs.append([ln.number, text])
-        elif carry and segs:
-            pass  # the whole line was the end of a broken word
     if carry and segs:
         segs[-1][1] += "-"
     return [(n, t) for n, t in segs if t]
@@ -567,7 +562,7 @@ def layout(pages: list[list[Line]], doc_id: str, meta_title: str = "",
     vocab = _Vocabulary(all_lines)
 
     blocks = _blocks(body_pages, body, leading)
-    blocks = [b for b in _drop_toc(blocks)]
+    blocks = _drop_toc(blocks)
     heading_sizes = sorted({b.first.size for b in blocks if b.heading}, reverse=True)
     if not title:
         head = next((b for b in blocks if b.heading), None)
@@ -674,7 +669,7 @@ def _blocks(pages: list[list[Line]], body: float, leading: float) -> list[_Block
             head = _is_heading_line(ln, body)
             cur = blocks[-1] if blocks else None
             new = True
-            if cur is not None and not cur.footnote:
+            if cur is not None:
                 prev = cur.last
                 if prev.page != ln.page:
                     # page break: does the paragraph continue?
