@@ -36,6 +36,7 @@ Query syntax:
   title:tolerance               search only titles; also section: and doc:
   section:"closing remarks"     a phrase in section headings
   doc:making*                   documents whose path matches a pattern
+  symbol:S/RES/2771             UN documents with this symbol (PDFs)
   date:2022                     dates: date:2022-05, date:[2021 to 2022],
                                 date:>2021
   ST/SGB/2003/13                UN document symbols, as written

@@ -22,11 +22,15 @@ from pathlib import Path
 
 from .models import SourceFile, Skipped
 
-#: file extension -> format name.  Later formats (PDF, DOCX, HTML) register here.
+#: file extension -> format name (each has a reader in ``readers.READERS``).
 FORMATS: dict[str, str] = {
     ".md": "markdown",
     ".markdown": "markdown",
     ".txt": "text",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
 }
 
 IGNORE_FILE = ".kbignore"

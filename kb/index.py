@@ -57,7 +57,7 @@ from .errors import (
 from .models import IndexReport, Passage, Skipped, SourceFile
 
 #: Bump when the schema, the analysis or the passage rules change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 _GEN_DIR = re.compile(r"^g\d{6}$")
@@ -92,6 +92,7 @@ def make_schema() -> Any:
         section=TEXT(analyzer=an, multitoken_query="phrase"),
         text=TEXT(analyzer=an, stored=True, multitoken_query="phrase"),
         date=DATETIME(),
+        symbol=TEXT(analyzer=an),  # UN document symbol: a filter, ``symbol:S/RES/2771``
         meta=STORED(),
     )
 
@@ -113,6 +114,8 @@ def passage_fields(p: Passage) -> dict[str, Any]:
         fields["section"] = " / ".join(p.heading_path) if p.heading_path else p.section
     if p.date:
         fields["date"] = dt.datetime.fromisoformat(p.date)
+    if p.symbol:
+        fields["symbol"] = p.symbol
     return fields
 
 

@@ -85,6 +85,7 @@ class Passage:
     paragraph: str | None
     text: str
     format: str = "text"
+    symbol: str | None = None  #: the document's UN symbol (indexed as ``symbol:``)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

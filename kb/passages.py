@@ -223,6 +223,7 @@ def split_document(doc: Document) -> list[Passage]:
                     paragraph=u.paragraph,
                     text=u.text,
                     format=doc.format,
+                    symbol=doc.symbol,
                 )
             )
     return passages

@@ -25,10 +25,34 @@ def read_markup(data: bytes, doc_id: str, fmt: str) -> Document:
     return parse(text, doc_id, fmt)
 
 
+def read_pdf(data: bytes, doc_id: str, fmt: str) -> Document:
+    """PDF: text from PDFium, layout repaired (see :mod:`kb.pdf`)."""
+    from .pdf import read_pdf as _read
+
+    return _read(data, doc_id, fmt)
+
+
+def read_docx(data: bytes, doc_id: str, fmt: str) -> Document:
+    """DOCX: python-docx (see :mod:`kb.docx`)."""
+    from .docx import read_docx as _read
+
+    return _read(data, doc_id, fmt)
+
+
+def read_html(data: bytes, doc_id: str, fmt: str) -> Document:
+    """HTML: selectolax (see :mod:`kb.html`)."""
+    from .html import read_html as _read
+
+    return _read(data, doc_id, fmt)
+
+
 #: format name -> reader.  Formats are named in ``corpus.FORMATS``.
 READERS: dict[str, Reader] = {
     "markdown": read_markup,
     "text": read_markup,
+    "pdf": read_pdf,
+    "docx": read_docx,
+    "html": read_html,
 }
 
 

@@ -26,7 +26,9 @@ def header(result: SearchResult) -> str:
     shown = ""
     if n < result.total:
         shown = f", showing {result.offset + 1}-{result.offset + n}"
-    return f"{_plural(result.total, what)} match “{result.query}”{shown} ({result.elapsed:.2f} s)"
+    verb = "matches" if result.total == 1 else "match"
+    return (f"{_plural(result.total, what)} {verb} “{result.query}”{shown} "
+            f"({result.elapsed:.2f} s)")
 
 
 def _meta_line(h: Hit) -> str:
@@ -46,7 +48,7 @@ def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
         out.write(f"\n{h.rank}. {h.title}  [score {h.score:.2f}]\n")
         out.write(f"   {_meta_line(h)}\n")
         out.write(f"   {h.citation}\n")
-        for line in textwrap.wrap(h.snippet, width=max(width - 3, 20)):
+        for line in textwrap.wrap(h.snippet, width=max(width - 3, 20), break_on_hyphens=False):
             out.write(f"   {line}\n")
         if h.missing_terms:
             out.write(f"   missing: {', '.join(h.missing_terms)}\n")

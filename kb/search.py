@@ -40,7 +40,8 @@ _FIELDS = ("text", "section", "title")
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _MINUS = re.compile(r"(?:(?<=\s)|^)-(?=[\w\"(])")
 _QUERY_WORD = re.compile(r"[\w'’*?~/.-]+")
-_FILTER_CLAUSE = re.compile(r'(?:(?<=[\s(])|^)-?(?:doc|date):(?:\[[^\]]*\]|"[^"]*"|[^\s()]+)')
+_FILTER_FIELDS = ("doc", "date", "symbol")  # filter, never rank
+_FILTER_CLAUSE = re.compile(r'(?:(?<=[\s(])|^)-?(?:doc|date|symbol):(?:\[[^\]]*\]|"[^"]*"|[^\s()]+)')
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ def plain_words(text: str) -> list[str]:
     words = []
     for w in _QUERY_WORD.findall(text.replace(":", " ")):
         w = w.strip(".-/")
-        if not w or w in _OPERATORS or w.lower() in _FIELDS or w.lower() in ("doc", "date"):
+        if not w or w in _OPERATORS or w.lower() in _FIELDS or w.lower() in _FILTER_FIELDS:
             continue
         words.append(w)
     return words
@@ -197,7 +198,8 @@ def _parse_clauses(schema: Any, clauses: list[str]) -> list[Any]:
         if q is None or _useless(q):
             field = c.split(":", 1)[0]
             raise QueryError(f"cannot read {c!r}; write {field}:PATTERN, e.g. "
-                             + ("doc:reports/2022*" if field == "doc" else "date:2022 or "
+                             + ("doc:reports/2022*" if field == "doc" else
+                                "symbol:S/RES/2771" if field == "symbol" else "date:2022 or "
                                 "date:[2021-01 to 2022-06]"))
         out.append(query.Not(q) if neg else q)
     return out
@@ -304,7 +306,7 @@ def _query_word_terms(text: str) -> list[tuple[str, list[str]]]:
             continue
         if ":" in tok:
             field, _, tok = tok.partition(":")
-            if field.lower() in ("doc", "date"):
+            if field.lower() in _FILTER_FIELDS:
                 continue
         for w in plain_words(tok):
             if any(c in w for c in "*?~"):
