@@ -34,6 +34,10 @@ from .models import Hit, Passage, SearchResult, citation
 FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.5}
 K1 = 1.2
 B = 0.75
+#: How the words of a query combine: "and-or" (passages holding every word first,
+#: then the rest) or "or" (one OR query; ``COORD`` is Whoosh's coordination scale).
+COMBINE = "and-or"
+COORD: float | None = None
 SNIPPET_WORDS = 40
 
 _FIELDS = ("text", "section", "title")
@@ -55,7 +59,10 @@ def make_parser(schema: Any, group: str = "and") -> Any:
     from whoosh import qparser
     from whoosh.qparser.dateparse import DateParserPlugin
 
-    g = qparser.AndGroup if group == "and" else qparser.OrGroup
+    if group == "and":
+        g = qparser.AndGroup
+    else:
+        g = qparser.OrGroup.factory(COORD) if COORD else qparser.OrGroup
     p = qparser.MultifieldParser(list(_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=g)
     p.add_plugin(qparser.FuzzyTermPlugin())
     p.add_plugin(qparser.GtLtPlugin())
@@ -315,6 +322,23 @@ def _query_word_terms(text: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _doc_names(searcher: Any) -> dict[int, str]:
+    """Passage number -> document id for the whole index, read once per searcher from
+    the ``doc`` field's postings (grouping thousands of matches by reading each one's
+    stored fields is the slow part of ``--group``)."""
+    cached = getattr(searcher, "_kb_doc_names", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    reader = searcher.reader()
+    names: dict[int, str] = {}
+    for t in reader.lexicon("doc"):
+        name = t.decode("utf-8") if isinstance(t, bytes) else t
+        for d in reader.postings("doc", t).all_ids():
+            names[d] = name
+    searcher._kb_doc_names = names
+    return names
+
+
 def search(
     searcher: Any,
     text: str,
@@ -332,8 +356,8 @@ def search(
     words_text, clauses = split_filter_clauses(text)
     filt = make_filter(filters or Filters(), _parse_clauses(schema, clauses))
     if words_text.strip():
-        q_and = parse_query(schema, words_text, "and")
         q_or = parse_query(schema, words_text, "or")
+        q_and = parse_query(schema, words_text, "and") if COMBINE == "and-or" else q_or
     else:
         from whoosh.query import Every
 
@@ -356,8 +380,9 @@ def search(
     if group:
         by_doc: dict[str, int] = {}
         grouped: list[tuple[int, float]] = []
+        doc_of = _doc_names(searcher) if len(ranked) > 200 else None
         for docnum, score in ranked:
-            doc = searcher.stored_fields(docnum)["doc"]
+            doc = doc_of[docnum] if doc_of is not None else searcher.stored_fields(docnum)["doc"]
             if doc in by_doc:
                 more[by_doc[doc]] += 1
                 continue
