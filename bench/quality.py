@@ -90,7 +90,7 @@ def code_fingerprint(extra: dict) -> str:
 def build(collection: Path, opts: argparse.Namespace) -> tuple[Path, Path, float | None]:
     """The cached corpus folder and index for this collection and build options."""
     key = code_fingerprint({"stemmer": opts.stemmer, "variants": not opts.no_variants,
-                            "max_words": opts.max_words})
+                            "max_words": opts.max_words, "stop": opts.stop})
     base = CACHE / f"{collection.name}-{key}"
     corpus, index = base / "corpus", base / "index"
     done = base / "built.json"
@@ -141,6 +141,10 @@ def apply_build_options(opts: argparse.Namespace) -> None:
     kb_analysis._CACHE.clear()
     if opts.max_words:
         kb_passages.MAX_WORDS = opts.max_words
+    if opts.stop == "whoosh-en":
+        from whoosh.lang.stopwords import stoplists
+
+        kb_analysis.STOP_WORDS = frozenset(stoplists["en"])
 
 
 _WHOOSH = _WhooshStemmer()
@@ -157,6 +161,12 @@ def apply_rank_options(cfg: dict) -> None:
         kb_search.COMBINE = cfg["combine"]
     if "coord" in cfg:
         kb_search.COORD = cfg["coord"]
+    if "idf" in cfg:
+        kb_search.IDF = cfg["idf"]
+    if "prox" in cfg:
+        kb_search.PROXIMITY = cfg["prox"]
+    if "slop" in cfg:
+        kb_search.PROXIMITY_SLOP = cfg["slop"]
 
 
 # --------------------------------------------------------------------------
@@ -215,13 +225,16 @@ def fmt(cfg: dict) -> str:
     return " ".join(parts)
 
 
-SWEEPS = ("combine", "k1", "b", "title", "section")
+SWEEPS = ("idf", "combine", "k1", "b", "title", "section")
 
 
 def sweep_configs(base: dict, which: str) -> list[dict]:
     """The grid reported in bench/README.md: one factor at a time around ``base``."""
     parts = SWEEPS if which == "all" else tuple(which.split(","))
     out = [dict(base)]
+    if "idf" in parts:
+        for idf in ("robertson", "whoosh"):
+            out.append({**base, "idf": idf})
     if "combine" in parts:
         for combine, coord in (("and-or", None), ("or", None), ("or", 0.9), ("or", 0.5)):
             out.append({**base, "combine": combine, "coord": coord})
@@ -265,11 +278,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", type=parse_weights, help="e.g. text=1,section=0.5,title=0.5")
     ap.add_argument("--combine", choices=("and-or", "or"))
     ap.add_argument("--coord", type=float, help="OR coordination scale (with --combine or)")
+    ap.add_argument("--idf", choices=("robertson", "whoosh"))
+    ap.add_argument("--prox", type=float, help="proximity bonus weight (0 = off)")
+    ap.add_argument("--slop", type=int, help="proximity window (words)")
     ap.add_argument("--stemmer", choices=("pystemmer", "whoosh", "whoosh-snowball"),
                     default="pystemmer", help="build-time: which English stemmer")
     ap.add_argument("--no-variants", action="store_true",
                     help="build-time: no British/American variant map")
     ap.add_argument("--max-words", type=int, help="build-time: passage size limit")
+    ap.add_argument("--stop", choices=("kb", "whoosh-en"), default="kb",
+                    help="build-time: kb's short stop list or Whoosh's 127-word English one")
     ap.add_argument("--rebuild", action="store_true", help="ignore the cached index")
     ap.add_argument("--sweep", nargs="?", const="all", metavar="PARTS",
                     help="run the README grid (all, or some of: " + ",".join(SWEEPS) + ")")
@@ -293,14 +311,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {col.name} ({info['documents']} documents, {info['passages']} passages, "
           f"index built in {info['seconds']:.1f}s{'' if built else ', cached'}); "
           f"stemmer={opts.stemmer} variants={'off' if opts.no_variants else 'on'} "
-          f"max_words={kb_passages.MAX_WORDS}; {os.cpu_count()} cores", flush=True)
+          f"max_words={kb_passages.MAX_WORDS} stop={opts.stop}; {os.cpu_count()} cores", flush=True)
     queries = {q["_id"]: q["text"] for q in read_jsonl(col / "queries.jsonl")}
     qrels = read_qrels(qrels_path)
     qrels = {q: r for q, r in qrels.items() if q in queries}
 
     base: dict = {"k1": kb_search.K1, "b": kb_search.B,
                   "weights": dict(kb_search.FIELD_BOOSTS),
-                  "combine": kb_search.COMBINE, "coord": kb_search.COORD}
+                  "combine": kb_search.COMBINE, "coord": kb_search.COORD,
+                  "idf": kb_search.IDF, "prox": kb_search.PROXIMITY,
+                  "slop": kb_search.PROXIMITY_SLOP}
     if opts.k1 is not None:
         base["k1"] = opts.k1
     if opts.b is not None:
@@ -311,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
         base["combine"] = opts.combine
     if opts.coord is not None:
         base["coord"] = opts.coord
+    if opts.idf:
+        base["idf"] = opts.idf
+    if opts.prox is not None:
+        base["prox"] = opts.prox
+    if opts.slop is not None:
+        base["slop"] = opts.slop
     configs = sweep_configs(base, opts.sweep) if opts.sweep else [base]
     configs = configs[opts.skip:]
     if opts.only:

@@ -38,6 +38,13 @@ B = 0.75
 #: then the rest) or "or" (one OR query; ``COORD`` is Whoosh's coordination scale).
 COMBINE = "and-or"
 COORD: float | None = None
+#: Inverse document frequency: "robertson" (log(1 + (N - n + 0.5) / (n + 0.5)), as in
+#: Lucene and Anserini) or "whoosh" (Whoosh's log(N / (n + 1)) + 1).
+IDF = "robertson"
+#: Proximity bonus: each pair of neighbouring query words found within ``PROXIMITY_SLOP``
+#: words of each other in a passage adds a phrase score times this weight (0 = off).
+PROXIMITY = 0.0
+PROXIMITY_SLOP = 1
 SNIPPET_WORDS = 40
 
 _FIELDS = ("text", "section", "title")
@@ -63,7 +70,8 @@ def make_parser(schema: Any, group: str = "and") -> Any:
         g = qparser.AndGroup
     else:
         g = qparser.OrGroup.factory(COORD) if COORD else qparser.OrGroup
-    p = qparser.MultifieldParser(list(_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=g)
+    fields = [f for f in _FIELDS if FIELD_BOOSTS.get(f, 1.0) > 0]  # a 0 boost: not searched
+    p = qparser.MultifieldParser(fields, schema, fieldboosts=FIELD_BOOSTS, group=g)
     p.add_plugin(qparser.FuzzyTermPlugin())
     p.add_plugin(qparser.GtLtPlugin())
     p.add_plugin(DateParserPlugin(free=False))
@@ -280,7 +288,32 @@ def weighting() -> Any:
     """The BM25F scorer searchers are opened with."""
     from whoosh import scoring
 
-    return scoring.BM25F(B=B, K1=K1)
+    if IDF == "whoosh":
+        return scoring.BM25F(B=B, K1=K1)
+    return _robertson_bm25f()(B=B, K1=K1)
+
+
+_BM25F_CLASS: Any = None
+
+
+def _robertson_bm25f() -> Any:
+    global _BM25F_CLASS
+    if _BM25F_CLASS is None:
+        import math
+
+        from whoosh import scoring
+
+        class RobertsonBM25F(scoring.BM25F):  # type: ignore[misc]
+            """BM25F with the Robertson-Sparck Jones idf (never negative)."""
+
+            def idf(self, searcher: Any, fieldname: str, text: str) -> float:
+                parent = searcher.get_parent()
+                n = parent.doc_frequency(fieldname, text)
+                dc = parent.doc_count_all()
+                return math.log(1.0 + (dc - n + 0.5) / (n + 0.5))
+
+        _BM25F_CLASS = RobertsonBM25F
+    return _BM25F_CLASS
 
 
 def _highlight_terms(q: Any, reader: Any) -> set[str]:
@@ -339,6 +372,28 @@ def _doc_names(searcher: Any) -> dict[int, str]:
     return names
 
 
+_NOT_PLAIN = re.compile(r'["():*?~^\[\]{}]|(?:^|\s)[-+]|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
+
+
+def _with_proximity(q_and: Any, q_or: Any, text: str) -> tuple[Any, Any]:
+    """Plain multi-word queries: neighbouring query words that stand close together in
+    a passage add to its score (a phrase bonus; the words still match on their own)."""
+    from whoosh import query
+
+    if _NOT_PLAIN.search(text):
+        return q_and, q_or
+    ts = query_terms(text)
+    pairs = list(dict.fromkeys(zip(ts, ts[1:])))
+    pairs = [(a, b) for a, b in pairs if a != b]
+    if not pairs:
+        return q_and, q_or
+    bonus = query.Or([query.Phrase("text", [a, b], slop=PROXIMITY_SLOP, boost=PROXIMITY)
+                      for a, b in pairs])
+    q_or2 = query.Or([q_or, bonus])
+    q_and2 = q_or2 if q_and is q_or else query.AndMaybe(q_and, bonus)
+    return q_and2, q_or2
+
+
 def search(
     searcher: Any,
     text: str,
@@ -362,6 +417,8 @@ def search(
         from whoosh.query import Every
 
         q_and = q_or = Every()
+    if PROXIMITY > 0 and words_text.strip():
+        q_and, q_or = _with_proximity(q_and, q_or, words_text)
     want = None if limit is None or group else offset + limit
 
     and_results = searcher.search(q_and, limit=want, filter=filt)
