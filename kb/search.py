@@ -34,6 +34,8 @@ from .models import Hit, Passage, SearchResult, citation
 FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.5}
 K1 = 1.2
 B = 0.75
+#: Per-field B (length normalisation) where it differs from ``B``.
+FIELD_B: dict[str, float] = {}
 #: How the words of a query combine: "and-or" (passages holding every word first,
 #: then the rest) or "or" (one OR query; ``COORD`` is Whoosh's coordination scale).
 COMBINE = "and-or"
@@ -288,9 +290,10 @@ def weighting() -> Any:
     """The BM25F scorer searchers are opened with."""
     from whoosh import scoring
 
+    per_field = {f"{f}_B": v for f, v in FIELD_B.items()}
     if IDF == "whoosh":
-        return scoring.BM25F(B=B, K1=K1)
-    return _robertson_bm25f()(B=B, K1=K1)
+        return scoring.BM25F(B=B, K1=K1, **per_field)
+    return _robertson_bm25f()(B=B, K1=K1, **per_field)
 
 
 _BM25F_CLASS: Any = None
