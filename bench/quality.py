@@ -163,12 +163,7 @@ def apply_rank_options(cfg: dict) -> None:
         kb_search.COORD = cfg["coord"]
     if "idf" in cfg:
         kb_search.IDF = cfg["idf"]
-    if "title_b" in cfg:
-        kb_search.FIELD_B = {"title": cfg["title_b"]} if cfg["title_b"] is not None else {}
-    if "prox" in cfg:
-        kb_search.PROXIMITY = cfg["prox"]
-    if "slop" in cfg:
-        kb_search.PROXIMITY_SLOP = cfg["slop"]
+
 
 
 # --------------------------------------------------------------------------
@@ -281,9 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--combine", choices=("and-or", "or"))
     ap.add_argument("--coord", type=float, help="OR coordination scale (with --combine or)")
     ap.add_argument("--idf", choices=("robertson", "whoosh"))
-    ap.add_argument("--title-b", type=float, help="B for the title field (default: --b)")
-    ap.add_argument("--prox", type=float, help="proximity bonus weight (0 = off)")
-    ap.add_argument("--slop", type=int, help="proximity window (words)")
+
     ap.add_argument("--stemmer", choices=("pystemmer", "whoosh", "whoosh-snowball"),
                     default="pystemmer", help="build-time: which English stemmer")
     ap.add_argument("--no-variants", action="store_true",
@@ -322,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     base: dict = {"k1": kb_search.K1, "b": kb_search.B,
                   "weights": dict(kb_search.FIELD_BOOSTS),
                   "combine": kb_search.COMBINE, "coord": kb_search.COORD,
-                  "idf": kb_search.IDF, "prox": kb_search.PROXIMITY,
-                  "slop": kb_search.PROXIMITY_SLOP}
+                  "idf": kb_search.IDF}
     if opts.k1 is not None:
         base["k1"] = opts.k1
     if opts.b is not None:
@@ -336,12 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         base["coord"] = opts.coord
     if opts.idf:
         base["idf"] = opts.idf
-    if opts.title_b is not None:
-        base["title_b"] = opts.title_b
-    if opts.prox is not None:
-        base["prox"] = opts.prox
-    if opts.slop is not None:
-        base["slop"] = opts.slop
+
     configs = sweep_configs(base, opts.sweep) if opts.sweep else [base]
     configs = configs[opts.skip:]
     if opts.only:

@@ -30,12 +30,13 @@ from .analysis import _TOKEN, iter_terms, query_terms, term
 from .errors import QueryError
 from .models import Hit, Passage, SearchResult, citation
 
-#: BM25F field weights (chosen on SciFact train, see bench/README.md).
-FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.5}
-K1 = 1.2
-B = 0.75
-#: Per-field B (length normalisation) where it differs from ``B``.
-FIELD_B: dict[str, float] = {}
+#: BM25F field weights, K1 and B, the idf and how query words combine: chosen by
+#: measurement on SciFact train and on hand-made queries over the bundled corpus; the
+#: configurations tried and their figures are in bench/README.md
+#: (``python bench/quality.py --sweep`` reproduces them).
+FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.3}
+K1 = 0.9
+B = 0.5
 #: How the words of a query combine: "and-or" (passages holding every word first,
 #: then the rest) or "or" (one OR query; ``COORD`` is Whoosh's coordination scale).
 COMBINE = "and-or"
@@ -43,10 +44,6 @@ COORD: float | None = None
 #: Inverse document frequency: "robertson" (log(1 + (N - n + 0.5) / (n + 0.5)), as in
 #: Lucene and Anserini) or "whoosh" (Whoosh's log(N / (n + 1)) + 1).
 IDF = "robertson"
-#: Proximity bonus: each pair of neighbouring query words found within ``PROXIMITY_SLOP``
-#: words of each other in a passage adds a phrase score times this weight (0 = off).
-PROXIMITY = 0.0
-PROXIMITY_SLOP = 1
 SNIPPET_WORDS = 40
 
 _FIELDS = ("text", "section", "title")
@@ -290,10 +287,9 @@ def weighting() -> Any:
     """The BM25F scorer searchers are opened with."""
     from whoosh import scoring
 
-    per_field = {f"{f}_B": v for f, v in FIELD_B.items()}
     if IDF == "whoosh":
-        return scoring.BM25F(B=B, K1=K1, **per_field)
-    return _robertson_bm25f()(B=B, K1=K1, **per_field)
+        return scoring.BM25F(B=B, K1=K1)
+    return _robertson_bm25f()(B=B, K1=K1)
 
 
 _BM25F_CLASS: Any = None
@@ -375,28 +371,6 @@ def _doc_names(searcher: Any) -> dict[int, str]:
     return names
 
 
-_NOT_PLAIN = re.compile(r'["():*?~^\[\]{}]|(?:^|\s)[-+]|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
-
-
-def _with_proximity(q_and: Any, q_or: Any, text: str) -> tuple[Any, Any]:
-    """Plain multi-word queries: neighbouring query words that stand close together in
-    a passage add to its score (a phrase bonus; the words still match on their own)."""
-    from whoosh import query
-
-    if _NOT_PLAIN.search(text):
-        return q_and, q_or
-    ts = query_terms(text)
-    pairs = list(dict.fromkeys(zip(ts, ts[1:])))
-    pairs = [(a, b) for a, b in pairs if a != b]
-    if not pairs:
-        return q_and, q_or
-    bonus = query.Or([query.Phrase("text", [a, b], slop=PROXIMITY_SLOP, boost=PROXIMITY)
-                      for a, b in pairs])
-    q_or2 = query.Or([q_or, bonus])
-    q_and2 = q_or2 if q_and is q_or else query.AndMaybe(q_and, bonus)
-    return q_and2, q_or2
-
-
 def search(
     searcher: Any,
     text: str,
@@ -420,8 +394,6 @@ def search(
         from whoosh.query import Every
 
         q_and = q_or = Every()
-    if PROXIMITY > 0 and words_text.strip():
-        q_and, q_or = _with_proximity(q_and, q_or, words_text)
     want = None if limit is None or group else offset + limit
 
     and_results = searcher.search(q_and, limit=want, filter=filt)
