@@ -29,7 +29,7 @@ from typing import Any
 from whoosh.analysis import Token, Tokenizer
 
 #: Bump when the analysis changes in a way that changes indexed terms.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 STOP_WORDS = frozenset(
     """a an and are as at be by for from have if in is it of on or that the this to us we
@@ -56,12 +56,9 @@ def _stemmer() -> Any:
 
 
 @lru_cache(maxsize=1)
-def variants() -> dict[str, str]:
-    """British -> American spelling map, applied to words and to their stems.
-
-    Loaded from ``kb/data/uk_us.tsv`` (``british<TAB>american`` per line).
-    """
+def _variant_table() -> tuple[dict[str, str], frozenset[str]]:
     pairs: dict[str, str] = {}
+    word_only: set[str] = set()
     try:
         text = resources.files("kb").joinpath("data/uk_us.tsv").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
@@ -69,20 +66,39 @@ def variants() -> dict[str, str]:
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
-        uk, _, us = line.partition("\t")
+        uk, _, rest = line.partition("\t")
+        us, _, flag = rest.partition("\t")
         uk, us = uk.strip().casefold(), us.strip().casefold()
         if uk and us and uk != us:
             pairs[uk] = us
-    return pairs
+            if flag.strip() == "word":
+                word_only.add(uk)
+    return pairs, frozenset(word_only)
+
+
+def variants() -> dict[str, str]:
+    """British -> American spelling map, applied to words and to their stems.
+
+    Loaded from ``kb/data/uk_us.tsv`` (``british<TAB>american[<TAB>word]`` per line;
+    generated from SCOWL by ``tools/make_uk_us.py``).
+    """
+    return _variant_table()[0]
 
 
 @lru_cache(maxsize=1)
 def _stem_variants() -> dict[str, str]:
-    """Stem-level map: stem(british) -> stem(american), so inflections follow."""
+    """Stem-level map: stem(british) -> stem(american), so inflections follow.
+
+    Left out: pairs marked ``word`` (their British stem is also the stem of a word
+    spelled alike in both varieties: ``analyses``) and British stems that are an
+    American stem."""
     stem = _stemmer().stemWord
-    us_stems = {stem(us) for us in variants().values()}
+    pairs, word_only = _variant_table()
+    us_stems = {stem(us) for us in pairs.values()}
     out: dict[str, str] = {}
-    for uk, us in variants().items():
+    for uk, us in pairs.items():
+        if uk in word_only:
+            continue
         a, b = stem(uk), stem(us)
         if a != b and a not in us_stems:
             out[a] = b

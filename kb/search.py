@@ -30,10 +30,20 @@ from .analysis import _TOKEN, iter_terms, query_terms, term
 from .errors import QueryError
 from .models import Hit, Passage, SearchResult, citation
 
-#: BM25F field weights (chosen on SciFact train, see bench/README.md).
-FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.5}
-K1 = 1.2
-B = 0.75
+#: BM25F field weights, K1 and B, the idf and how query words combine: chosen by
+#: measurement on SciFact train and on hand-made queries over the bundled corpus; the
+#: configurations tried and their figures are in bench/README.md
+#: (``python bench/quality.py --sweep`` reproduces them).
+FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.3}
+K1 = 0.9
+B = 0.5
+#: How the words of a query combine: "and-or" (passages holding every word first,
+#: then the rest) or "or" (one OR query; ``COORD`` is Whoosh's coordination scale).
+COMBINE = "and-or"
+COORD: float | None = None
+#: Inverse document frequency: "robertson" (log(1 + (N - n + 0.5) / (n + 0.5)), as in
+#: Lucene and Anserini) or "whoosh" (Whoosh's log(N / (n + 1)) + 1).
+IDF = "robertson"
 SNIPPET_WORDS = 40
 
 _FIELDS = ("text", "section", "title")
@@ -56,8 +66,12 @@ def make_parser(schema: Any, group: str = "and") -> Any:
     from whoosh import qparser
     from whoosh.qparser.dateparse import DateParserPlugin
 
-    g = qparser.AndGroup if group == "and" else qparser.OrGroup
-    p = qparser.MultifieldParser(list(_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=g)
+    if group == "and":
+        g = qparser.AndGroup
+    else:
+        g = qparser.OrGroup.factory(COORD) if COORD else qparser.OrGroup
+    fields = [f for f in _FIELDS if FIELD_BOOSTS.get(f, 1.0) > 0]  # a 0 boost: not searched
+    p = qparser.MultifieldParser(fields, schema, fieldboosts=FIELD_BOOSTS, group=g)
     p.add_plugin(qparser.FuzzyTermPlugin())
     p.add_plugin(qparser.GtLtPlugin())
     p.add_plugin(DateParserPlugin(free=False))
@@ -275,7 +289,32 @@ def weighting() -> Any:
     """The BM25F scorer searchers are opened with."""
     from whoosh import scoring
 
-    return scoring.BM25F(B=B, K1=K1)
+    if IDF == "whoosh":
+        return scoring.BM25F(B=B, K1=K1)
+    return _robertson_bm25f()(B=B, K1=K1)
+
+
+_BM25F_CLASS: Any = None
+
+
+def _robertson_bm25f() -> Any:
+    global _BM25F_CLASS
+    if _BM25F_CLASS is None:
+        import math
+
+        from whoosh import scoring
+
+        class RobertsonBM25F(scoring.BM25F):  # type: ignore[misc]
+            """BM25F with the Robertson-Sparck Jones idf (never negative)."""
+
+            def idf(self, searcher: Any, fieldname: str, text: str) -> float:
+                parent = searcher.get_parent()
+                n = parent.doc_frequency(fieldname, text)
+                dc = parent.doc_count_all()
+                return math.log(1.0 + (dc - n + 0.5) / (n + 0.5))
+
+        _BM25F_CLASS = RobertsonBM25F
+    return _BM25F_CLASS
 
 
 def _highlight_terms(q: Any, reader: Any) -> set[str]:
@@ -317,6 +356,23 @@ def _query_word_terms(text: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _doc_names(searcher: Any) -> dict[int, str]:
+    """Passage number -> document id for the whole index, read once per searcher from
+    the ``doc`` field's postings (grouping thousands of matches by reading each one's
+    stored fields is the slow part of ``--group``)."""
+    cached = getattr(searcher, "_kb_doc_names", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    reader = searcher.reader()
+    names: dict[int, str] = {}
+    for t in reader.lexicon("doc"):
+        name = t.decode("utf-8") if isinstance(t, bytes) else t
+        for d in reader.postings("doc", t).all_ids():
+            names[d] = name
+    searcher._kb_doc_names = names
+    return names
+
+
 def search(
     searcher: Any,
     text: str,
@@ -334,8 +390,8 @@ def search(
     words_text, clauses = split_filter_clauses(text)
     filt = make_filter(filters or Filters(), _parse_clauses(schema, clauses))
     if words_text.strip():
-        q_and = parse_query(schema, words_text, "and")
         q_or = parse_query(schema, words_text, "or")
+        q_and = parse_query(schema, words_text, "and") if COMBINE == "and-or" else q_or
     else:
         from whoosh.query import Every
 
@@ -358,8 +414,9 @@ def search(
     if group:
         by_doc: dict[str, int] = {}
         grouped: list[tuple[int, float]] = []
+        doc_of = _doc_names(searcher) if len(ranked) > 200 else None
         for docnum, score in ranked:
-            doc = searcher.stored_fields(docnum)["doc"]
+            doc = doc_of[docnum] if doc_of is not None else searcher.stored_fields(docnum)["doc"]
             if doc in by_doc:
                 more[by_doc[doc]] += 1
                 continue

@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""Ranking quality of kb's own search on a BEIR-layout collection.
+
+    PYTHONPATH=. python bench/quality.py                    # ../shared/eval/scifact, train
+    PYTHONPATH=. python bench/quality.py PATH --split train --sweep
+
+Each document becomes one Markdown file (``# title`` then the abstract), so
+kb's own loader, parser and passage splitter are used; the folder is indexed
+with :class:`kb.KnowledgeBase` and every query of the split is run through
+``KnowledgeBase.search(query, limit=100, group=True)``: documents ranked by
+their best passage, exactly as ``kb search --group`` ranks them.  Measures
+(trec_eval semantics, via pytrec_eval): nDCG@10, Recall@100, MAP@100 (MAP
+cut at 100); a query with no result counts 0.  Also queries per second
+(warm searcher, one process, the whole ``search()`` call including snippets).
+
+The corpus folder and index are cached under ``bench/data/`` keyed by the
+collection, the analysis/passage code and the build options, so repeated runs
+with other ranking settings (``--k1``, ``--b``, ``--weights``, ``--combine``)
+only search.  ``--sweep`` runs the grid that bench/README.md reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb import analysis as kb_analysis  # noqa: E402
+from kb import passages as kb_passages  # noqa: E402
+from kb import search as kb_search  # noqa: E402
+from kb.api import KnowledgeBase  # noqa: E402
+
+DEFAULT_COLLECTION = ROOT.parent / "shared" / "eval" / "scifact"
+CACHE = ROOT / "bench" / "data"
+_LIST_START = re.compile(r"^(\d+)([.)])")
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
+
+
+# --------------------------------------------------------------------------
+# collection
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            parts = line.rstrip("\n").split("\t")
+            if i == 0 and not parts[-1].strip().lstrip("-").isdigit():
+                continue  # header
+            qid, did, score = parts[0], parts[1], int(parts[2])
+            qrels.setdefault(qid, {})[did] = score
+    return qrels
+
+
+def as_markdown(title: str, text: str) -> str:
+    """Title as H1, abstract as body; Markdown syntax characters escaped."""
+    title = " ".join(title.split()).translate(_MD_SPECIAL) or "Untitled"
+    body = " ".join(text.split()).translate(_MD_SPECIAL)
+    body = _LIST_START.sub(r"\1\\\2", body)  # "1. ..." / "2) ..." is not a list item
+    if body[:1] in "-+=":
+        body = "\\" + body
+    return f"# {title}\n\n{body}\n"
+
+
+def code_fingerprint(extra: dict) -> str:
+    h = hashlib.sha256()
+    for name in ("analysis.py", "passages.py", "parse.py", "index.py", "data/uk_us.tsv"):
+        h.update((ROOT / "kb" / name).read_bytes())
+    h.update(json.dumps(extra, sort_keys=True).encode())
+    return h.hexdigest()[:12]
+
+
+def build(collection: Path, opts: argparse.Namespace) -> tuple[Path, Path, float | None]:
+    """The cached corpus folder and index for this collection and build options."""
+    key = code_fingerprint({"stemmer": opts.stemmer, "variants": not opts.no_variants,
+                            "max_words": opts.max_words, "stop": opts.stop})
+    base = CACHE / f"{collection.name}-{key}"
+    corpus, index = base / "corpus", base / "index"
+    done = base / "built.json"
+    if done.exists() and not opts.rebuild:
+        return corpus, index, None
+    corpus.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for doc in read_jsonl(collection / "corpus.jsonl"):
+        name = doc["_id"].replace("/", "_") + ".md"
+        (corpus / name).write_text(as_markdown(doc.get("title", ""), doc.get("text", "")),
+                                   encoding="utf-8")
+        n += 1
+    t0 = time.perf_counter()
+    with KnowledgeBase(corpus, index) as kb:
+        report = kb.update(rebuild=True)
+    elapsed = time.perf_counter() - t0
+    done.write_text(json.dumps({"documents": n, "passages": report.passages_total,
+                                "seconds": elapsed}), encoding="utf-8")
+    return corpus, index, elapsed
+
+
+# --------------------------------------------------------------------------
+# build-time variants (stemmer, variant map, passage size)
+
+
+class _WhooshStemmer:
+    """Whoosh's own English stemmer (the one its StemmingAnalyzer uses: Porter)."""
+
+    def __init__(self) -> None:
+        from whoosh.lang.porter import stem
+
+        self.stemWord = stem
+
+
+def apply_build_options(opts: argparse.Namespace) -> None:
+    if opts.stemmer == "whoosh":
+        kb_analysis._stemmer.cache_clear()
+        kb_analysis._stemmer = lambda: _WHOOSH  # type: ignore[assignment]
+    elif opts.stemmer == "whoosh-snowball":
+        from whoosh.lang import stemmer_for_language
+
+        st = type("S", (), {"stemWord": staticmethod(stemmer_for_language("en"))})()
+        kb_analysis._stemmer = lambda: st  # type: ignore[assignment]
+    if opts.no_variants:
+        kb_analysis._variant_table.cache_clear()
+        kb_analysis._variant_table = lambda: ({}, frozenset())  # type: ignore[assignment]
+    kb_analysis._stem_variants.cache_clear()
+    kb_analysis._CACHE.clear()
+    if opts.max_words:
+        kb_passages.MAX_WORDS = opts.max_words
+    if opts.stop == "whoosh-en":
+        from whoosh.lang.stopwords import stoplists
+
+        kb_analysis.STOP_WORDS = frozenset(stoplists["en"])
+
+
+_WHOOSH = _WhooshStemmer()
+
+
+def apply_rank_options(cfg: dict) -> None:
+    if "k1" in cfg:
+        kb_search.K1 = cfg["k1"]
+    if "b" in cfg:
+        kb_search.B = cfg["b"]
+    if "weights" in cfg:
+        kb_search.FIELD_BOOSTS = dict(cfg["weights"])
+    if "combine" in cfg:
+        kb_search.COMBINE = cfg["combine"]
+    if "coord" in cfg:
+        kb_search.COORD = cfg["coord"]
+    if "idf" in cfg:
+        kb_search.IDF = cfg["idf"]
+
+
+
+# --------------------------------------------------------------------------
+# evaluation
+
+
+def run(index_corpus: tuple[Path, Path], queries: dict[str, str], qrels: dict,
+        cfg: dict, depth: int = 100) -> dict:
+    import pytrec_eval
+
+    apply_rank_options(cfg)
+    corpus, index = index_corpus
+    run_: dict[str, dict[str, float]] = {}
+    times = []
+    with KnowledgeBase(corpus, index) as kb:
+        kb.search("warm up", limit=1)
+        t0 = time.perf_counter()
+        for qid in qrels:
+            q = queries[qid]
+            t = time.perf_counter()
+            try:
+                res = kb.search(q, limit=depth, group=True)
+                hits = res.hits
+            except Exception as e:  # noqa: BLE001 - a failing query scores 0, and is reported
+                print(f"query {qid} failed: {e}", file=sys.stderr)
+                hits = ()
+            times.append(time.perf_counter() - t)
+            ranked = {}
+            for h in hits:
+                did = h.doc.rsplit(".", 1)[0]
+                if did not in ranked:
+                    ranked[did] = float(len(hits) - len(ranked))  # kb's order, no ties
+            run_[qid] = ranked or {"__none__": 0.0}
+        total = time.perf_counter() - t0
+    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100", "map_cut.100"})
+    per = ev.evaluate(run_)
+    n = len(qrels)
+
+    def mean(m: str) -> float:
+        return sum(per.get(q, {}).get(m, 0.0) for q in qrels) / n
+
+    full = depth >= 100
+    return {"ndcg@10": mean("ndcg_cut_10"),
+            "recall@100": mean("recall_100") if full else float("nan"),
+            "map@100": mean("map_cut_100") if full else float("nan"), "qps": n / total,
+            "median_ms": statistics.median(times) * 1000, "queries": n}
+
+
+def fmt(cfg: dict) -> str:
+    parts = []
+    for k, v in cfg.items():
+        if k == "weights":
+            v = "/".join(f"{v[f]:g}" for f in ("text", "section", "title"))
+            k = "w(text/sec/title)"
+        parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+SWEEPS = ("idf", "combine", "k1", "b", "title", "section")
+
+
+def sweep_configs(base: dict, which: str) -> list[dict]:
+    """The grid reported in bench/README.md: one factor at a time around ``base``."""
+    parts = SWEEPS if which == "all" else tuple(which.split(","))
+    out = [dict(base)]
+    if "idf" in parts:
+        for idf in ("robertson", "whoosh"):
+            out.append({**base, "idf": idf})
+    if "combine" in parts:
+        for combine, coord in (("and-or", None), ("or", None), ("or", 0.9), ("or", 0.5)):
+            out.append({**base, "combine": combine, "coord": coord})
+    if "k1" in parts:
+        for k1 in (0.9, 1.2, 1.5, 2.0):
+            out.append({**base, "k1": k1})
+    if "b" in parts:
+        for b in (0.5, 0.6, 0.75, 0.9):
+            out.append({**base, "b": b})
+    if "title" in parts:
+        for title in (0.0, 0.3, 0.5, 0.75, 1.0):
+            out.append({**base, "weights": {**base["weights"], "title": title}})
+    if "section" in parts:
+        for section in (0.0, 0.5, 1.0):
+            out.append({**base, "weights": {**base["weights"], "section": section}})
+    seen, uniq = set(), []
+    for c in out:
+        k = json.dumps(c, sort_keys=True)
+        if k not in seen:
+            seen.add(k)
+            uniq.append(c)
+    return uniq
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    w = dict(kb_search.FIELD_BOOSTS)
+    for part in text.split(","):
+        k, _, v = part.partition("=")
+        w[k.strip()] = float(v)
+    return w
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("collection", nargs="?", type=Path, default=DEFAULT_COLLECTION,
+                    help="BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv); "
+                         "default ../shared/eval/scifact")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--k1", type=float)
+    ap.add_argument("--b", type=float)
+    ap.add_argument("--weights", type=parse_weights, help="e.g. text=1,section=0.5,title=0.5")
+    ap.add_argument("--combine", choices=("and-or", "or"))
+    ap.add_argument("--coord", type=float, help="OR coordination scale (with --combine or)")
+    ap.add_argument("--idf", choices=("robertson", "whoosh"))
+
+    ap.add_argument("--stemmer", choices=("pystemmer", "whoosh", "whoosh-snowball"),
+                    default="pystemmer", help="build-time: which English stemmer")
+    ap.add_argument("--no-variants", action="store_true",
+                    help="build-time: no British/American variant map")
+    ap.add_argument("--max-words", type=int, help="build-time: passage size limit")
+    ap.add_argument("--stop", choices=("kb", "whoosh-en"), default="kb",
+                    help="build-time: kb's short stop list or Whoosh's 127-word English one")
+    ap.add_argument("--rebuild", action="store_true", help="ignore the cached index")
+    ap.add_argument("--sweep", nargs="?", const="all", metavar="PARTS",
+                    help="run the README grid (all, or some of: " + ",".join(SWEEPS) + ")")
+    ap.add_argument("--depth", type=int, default=100,
+                    help="documents per query (default 100; 10 is enough for nDCG@10 and "
+                         "faster, Recall/MAP@100 are then not reported)")
+    ap.add_argument("--only", type=int, help="only the first N configurations of the sweep")
+    ap.add_argument("--skip", type=int, default=0, help="skip the first N configurations")
+    ap.add_argument("--json", action="store_true", help="print results as JSON lines")
+    opts = ap.parse_args(argv)
+
+    col = opts.collection.resolve()
+    qrels_path = col / "qrels" / f"{opts.split}.tsv"
+    for p in (col / "corpus.jsonl", col / "queries.jsonl", qrels_path):
+        if not p.exists():
+            print(f"missing {p}", file=sys.stderr)
+            return 2
+    apply_build_options(opts)
+    corpus, index, built = build(col, opts)
+    info = json.loads((index.parent / "built.json").read_text())
+    print(f"# {col.name} ({info['documents']} documents, {info['passages']} passages, "
+          f"index built in {info['seconds']:.1f}s{'' if built else ', cached'}); "
+          f"stemmer={opts.stemmer} variants={'off' if opts.no_variants else 'on'} "
+          f"max_words={kb_passages.MAX_WORDS} stop={opts.stop}; {os.cpu_count()} cores", flush=True)
+    queries = {q["_id"]: q["text"] for q in read_jsonl(col / "queries.jsonl")}
+    qrels = read_qrels(qrels_path)
+    qrels = {q: r for q, r in qrels.items() if q in queries}
+
+    base: dict = {"k1": kb_search.K1, "b": kb_search.B,
+                  "weights": dict(kb_search.FIELD_BOOSTS),
+                  "combine": kb_search.COMBINE, "coord": kb_search.COORD,
+                  "idf": kb_search.IDF}
+    if opts.k1 is not None:
+        base["k1"] = opts.k1
+    if opts.b is not None:
+        base["b"] = opts.b
+    if opts.weights:
+        base["weights"] = opts.weights
+    if opts.combine:
+        base["combine"] = opts.combine
+    if opts.coord is not None:
+        base["coord"] = opts.coord
+    if opts.idf:
+        base["idf"] = opts.idf
+
+    configs = sweep_configs(base, opts.sweep) if opts.sweep else [base]
+    configs = configs[opts.skip:]
+    if opts.only:
+        configs = configs[:opts.only]
+    if not opts.json:
+        print(f"{'nDCG@10':>8} {'R@100':>6} {'MAP@100':>7} {'q/s':>6}  config")
+    for cfg in configs:
+        r = run((corpus, index), queries, qrels, cfg, opts.depth)
+        if opts.json:
+            print(json.dumps({"config": cfg, **r}), flush=True)
+        else:
+            print(f"{r['ndcg@10']:8.4f} {r['recall@100']:6.4f} {r['map@100']:7.4f} "
+                  f"{r['qps']:6.1f}  {fmt(cfg)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
