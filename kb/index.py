@@ -202,7 +202,7 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
             data = json.load(f)
     except FileNotFoundError:
         if index_dir.is_dir():
-            others = [n for n in os.listdir(index_dir) if n not in (".gitkeep", LOCK)]
+            others = [n for n in os.listdir(index_dir) if not _kb_leftover(index_dir, n)]
             if others:
                 raise NotAnIndex(
                     f"{index_dir} is not a kb index (it holds {len(others)} other files); "
@@ -214,6 +214,24 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") != "kb-index":
         raise NotAnIndex(f"{marker} was not written by kb; choose another folder with --index")
     return data
+
+
+_GEN_FILE = re.compile(r"^(_?MAIN[_.].*|MAIN_WRITELOCK|\.?files-\d+\.json(\..*\.tmp)?)$")
+
+
+def _kb_leftover(index_dir: Path, name: str) -> bool:
+    """Is ``name`` (in an index folder without marker) something kb itself left there?
+
+    A first build killed before its switch leaves ``kb.lock`` and a generation
+    folder holding only Whoosh and kb files; that folder is kb's, not foreign."""
+    if name in (".gitkeep", LOCK) or (name.startswith(f".{MARKER}.") and name.endswith(".tmp")):
+        return True
+    if not _GEN_DIR.match(name):
+        return False
+    try:
+        return all(_GEN_FILE.match(n) for n in os.listdir(index_dir / name))
+    except OSError:
+        return False
 
 
 def check_compatible(marker: dict[str, Any]) -> None:
@@ -284,6 +302,42 @@ class Generation:
     ix: Any  # whoosh.index.FileIndex
     table: FileTable
     marker: dict[str, Any]
+    reader: Any = None  #: the Whoosh reader of the generation ``table`` belongs to
+
+    def searcher(self, **kwargs: Any) -> Any:
+        """A searcher over exactly this generation (its files are already open)."""
+        from whoosh.searching import Searcher
+
+        return Searcher(self.reader, fromindex=self.ix, **kwargs)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        self.ix.close()
+
+
+def _open_lazy_files(reader: Any) -> None:
+    """Open the column files Whoosh would open on first use, now.
+
+    Whoosh opens a segment's stored-fields and field-length columns lazily.
+    A writer may delete a merged segment's files, or a whole replaced
+    generation folder, at any moment; a file that is already open survives
+    its deletion, one opened later would not (stored fields would come back
+    as ``None``, field lengths silently as 0).  So a reader holds every file
+    from the start, or fails here, where :func:`open_generation` retries.
+    """
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, _lenfield
+
+    for leaf, _base in reader.leaf_readers():
+        perdoc = getattr(leaf, "_perdoc", None)
+        if perdoc is None or not leaf.doc_count_all():
+            continue
+        if perdoc._cached_reader("_stored", STORED_COLUMN) is None:
+            raise FileNotFoundError("a segment's stored fields vanished")
+        for name in leaf.schema.scorable_names():
+            if leaf.field_length(name) and \
+                    perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN) is None:
+                raise FileNotFoundError("a segment's field lengths vanished")
 
 
 def _load_table(gen_dir: Path, whoosh_gen: int) -> FileTable:
@@ -306,13 +360,21 @@ def open_generation(index_dir: Path, retries: int = 8) -> Generation:
             raise IndexMissing(f"no index in {index_dir} yet; run `kb index`")
         check_compatible(marker)
         gen_dir = index_dir / marker["current"]
+        reader = None
         try:
             ix = open_dir(str(gen_dir))
-            table = _load_table(gen_dir, ix.latest_generation())
-            return Generation(gen_dir, ix, table, marker)
+            reader = ix.reader()
+            _open_lazy_files(reader)
+            whoosh_gen = reader.generation()
+            if whoosh_gen is None:  # an empty index has no versioned reader
+                whoosh_gen = ix.latest_generation()
+            table = _load_table(gen_dir, whoosh_gen)
+            return Generation(gen_dir, ix, table, marker, reader)
         except (OSError, EmptyIndexError, ValueError, KeyError) as e:
             # a writer switched generations or cleaned files under us: try again
             last = e
+            if reader is not None:
+                reader.close()
             time.sleep(0.02 * (attempt + 1))
     raise IndexCorrupt(f"cannot open the index in {index_dir} ({last}); run `kb index --rebuild`")
 
@@ -464,7 +526,7 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
         try:
             gen = open_generation(index_dir)
             old_table = gen.table
-            gen.ix.close()
+            gen.close()
         except KbError:
             pass
     n = int(marker["current"][1:]) + 1 if marker else 1
@@ -517,6 +579,7 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
 def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResult,
                  progress: Progress | None) -> IndexReport:
     gen = open_generation(index_dir)
+    gen.reader.close()  # the writer reads what it needs itself
     ix, table = gen.ix, gen.table
     p = plan(walk.files, table)
     report = IndexReport(unchanged=len(p.unchanged))
