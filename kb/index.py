@@ -51,6 +51,7 @@ from .errors import (
     IndexIncompatible,
     IndexLocked,
     IndexMissing,
+    IndexWriteFailed,
     KbError,
     NotAnIndex,
 )
@@ -484,7 +485,37 @@ def _reason(e: BaseException) -> str:
 
 
 def _writer(ix: Any) -> Any:
-    return ix.writer(limitmb=256, compound=False)
+    # No Whoosh WRITELOCK: kb.lock (held for the whole update) already keeps
+    # writers out, and Whoosh leaks its lock when the writer's constructor
+    # fails (a full disk), blocking every later writer in this process.
+    return ix.writer(limitmb=256, compound=False, _lk=False)
+
+
+def _cancel(writer: Any) -> None:
+    """Abandon a writer without masking the error that stopped it (Whoosh's
+    ``cancel`` raises on a writer whose failed ``commit`` already closed it)."""
+    if writer is None:
+        return
+    try:
+        writer.cancel()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+@contextmanager
+def _write_errors(index_dir: Path) -> Iterator[None]:
+    """An OS error while writing (full disk, read-only folder) becomes one clear message."""
+    try:
+        yield
+    except OSError as e:
+        what = e.strerror or str(e)
+        if e.filename:
+            what += f" ({e.filename})"
+        todo = ("free some space (or choose another --index) and run `kb index` again"
+                if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else
+                "fix that and run `kb index` again")
+        raise IndexWriteFailed(f"cannot write the index in {index_dir}: {what}; the previous "
+                               f"index is unchanged: {todo}") from e
 
 
 def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
@@ -498,7 +529,7 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
         raise CorpusNotFound(f"corpus folder {corpus_dir} {what}; "
                              "point --corpus at your reports folder")
     marker = read_marker(index_dir)  # refuses foreign folders before anything is written
-    with write_lock(index_dir):
+    with _write_errors(index_dir), write_lock(index_dir):
         marker = read_marker(index_dir)
         if marker is not None and not rebuild:
             try:
@@ -538,9 +569,10 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
     report = IndexReport(rebuilt=True)
     table = FileTable(built=time.time(), updated=time.time())
     table.skipped = list(walk.skipped)
-    ix = create_in(str(gen_dir), make_schema())
-    writer = _writer(ix)
+    ix = writer = None
     try:
+        ix = create_in(str(gen_dir), make_schema())
+        writer = _writer(ix)
         total = len(walk.files)
         for f, item, reason in _load_all(walk.files, progress, 0, total):
             if item is None:
@@ -555,8 +587,9 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
         _write_json_atomic(gen_dir / f"files-{ix.latest_generation() + 1}.json", table.to_json())
         writer.commit()
     except BaseException:
-        writer.cancel()
-        ix.close()
+        _cancel(writer)
+        if ix is not None:
+            ix.close()
         shutil.rmtree(gen_dir, ignore_errors=True)
         raise
     ix.close()
@@ -600,8 +633,9 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
         report.passages_total = sum(e.passages for e in new_table.files.values())
         report.documents_total = len(new_table.files)
         return report
-    writer = _writer(ix)
+    writer = None
     try:
+        writer = _writer(ix)
         for doc_id in p.remove:
             writer.delete_by_term("doc", doc_id)
             report.removed.append(doc_id)
@@ -627,7 +661,7 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
                            new_table.to_json())
         writer.commit()
     except BaseException:
-        writer.cancel()
+        _cancel(writer)
         raise
     finally:
         ix.close()
