@@ -372,7 +372,7 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
     if title is None:
         title = doc_id.rsplit("/", 1)[-1]
     head_text = "\n".join(r.text for r in raws[: max(first_heading, 3)][:12])
-    date = find_date(head_text)
+    date = find_date(head_text[:20_000])  # near the top; bounded for one-paragraph giants
 
     sections: list[Section] = []
     cur_heading, cur_path = title, ()  # type: tuple[str, tuple[str, ...]]
