@@ -35,6 +35,10 @@ FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.5}
 K1 = 1.2
 B = 0.75
 SNIPPET_WORDS = 40
+#: Longer queries are refused (a pasted page still fits); fuzzy matching and
+#: spelling suggestions cost grows with the square of a word's length.
+MAX_QUERY_CHARS = 5_000
+MAX_FUZZY_WORD = 40  #: no suggestion or fuzzy expansion for longer "words"
 
 _FIELDS = ("text", "section", "title")
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
@@ -76,6 +80,8 @@ def _fix_fuzzy(q: Any) -> Any:
             if analysed:
                 leaf.text = analysed
             leaf.prefixlength = max(leaf.prefixlength, 1)
+            if len(leaf.text) > MAX_FUZZY_WORD:  # no real word: match it exactly
+                leaf.maxdist = 0
     return q
 
 
@@ -328,6 +334,9 @@ def search(
     t0 = time.perf_counter()
     if not text or not text.strip():
         raise QueryError("empty query: type some words, e.g. kb search \"bystander intervention\"")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(text):,} characters long; the limit is "
+                         f"{MAX_QUERY_CHARS:,}: search for its key words instead")
     schema = searcher.schema
     words_text, clauses = split_filter_clauses(text)
     filt = make_filter(filters or Filters(), _parse_clauses(schema, clauses))
@@ -425,7 +434,7 @@ def suggest(searcher: Any, text: str) -> str | None:
     new = text
     changed = False
     for word, ts in _query_word_terms(text):
-        if len(ts) != 1 or "/" in ts[0]:
+        if len(ts) != 1 or "/" in ts[0] or len(ts[0]) > MAX_FUZZY_WORD:
             continue
         t = ts[0]
         if reader.doc_frequency("text", t) > 0:
