@@ -502,6 +502,19 @@ def _cancel(writer: Any) -> None:
         pass
 
 
+def _marker_for_update(index_dir: Path, rebuild: bool) -> dict[str, Any] | None:
+    """The marker; for ``--rebuild``, an unreadable marker in a folder that holds
+    nothing but kb's own files counts as no index (else the advice "run `kb index
+    --rebuild`" could never be followed)."""
+    try:
+        return read_marker(index_dir)
+    except IndexCorrupt:
+        names = [n for n in os.listdir(index_dir) if n != MARKER]
+        if rebuild and all(_kb_leftover(index_dir, n) for n in names):
+            return None
+        raise
+
+
 @contextmanager
 def _write_errors(index_dir: Path) -> Iterator[None]:
     """An OS error while writing (full disk, read-only folder) becomes one clear message."""
@@ -528,9 +541,9 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
         what = "is a file, not a folder" if corpus_dir.exists() else "does not exist"
         raise CorpusNotFound(f"corpus folder {corpus_dir} {what}; "
                              "point --corpus at your reports folder")
-    marker = read_marker(index_dir)  # refuses foreign folders before anything is written
+    marker = _marker_for_update(index_dir, rebuild)  # refuses foreign folders first
     with _write_errors(index_dir), write_lock(index_dir):
-        marker = read_marker(index_dir)
+        marker = _marker_for_update(index_dir, rebuild)
         if marker is not None and not rebuild:
             try:
                 check_compatible(marker)
@@ -560,7 +573,8 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
             gen.close()
         except KbError:
             pass
-    n = int(marker["current"][1:]) + 1 if marker else 1
+    n = int(marker["current"][1:]) + 1 if marker else 1 + max(
+        (int(name[1:]) for name in os.listdir(index_dir) if _GEN_DIR.match(name)), default=0)
     gen_name = f"g{n:06d}"
     gen_dir = index_dir / gen_name
     if gen_dir.exists():

@@ -172,6 +172,10 @@ def _required_nots(q: Any) -> Any:
         positive = (pos[0] if len(pos) == 1 else query.Or(pos)) if pos else query.Every()
         negative = neg[0] if len(neg) == 1 else query.Or(neg)
         return query.AndNot(positive, negative)
+    if isinstance(q, query.BinaryQuery):  # AndNot, AndMaybe, Require, Otherwise: (a, b)
+        new = type(q)(_required_nots(q.a), _required_nots(q.b))
+        new.boost = q.boost
+        return new
     if isinstance(q, query.CompoundQuery):
         return type(q)([_required_nots(c) for c in q.subqueries], boost=q.boost)
     return q
