@@ -12,7 +12,6 @@ import gc
 import os
 import random
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
