@@ -123,7 +123,7 @@ class KnowledgeBase:
         from .search import weighting
 
         gen = _index.open_generation(self.index)
-        self._gen, self._searcher = gen, gen.ix.searcher(weighting=weighting())
+        self._gen, self._searcher = gen, gen.searcher(weighting=weighting())
         return gen, self._searcher
 
     # -- queries -------------------------------------------------------------

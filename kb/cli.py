@@ -74,6 +74,15 @@ class KbGroup(click.Group):
         except KeyboardInterrupt:
             _err("Interrupted.")
             sys.exit(EXIT_INTERRUPTED)
+        except click.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `kb`: the help is the answer
+                e.show()
+                sys.exit(EXIT_ERROR)
+            # one line, like every other error (Click would add the usage and a hint)
+            cmd = e.ctx.command_path if e.ctx is not None else "kb"
+            msg = e.format_message()
+            _err(f"Error: {msg}" + ("" if "--help" in msg else f" (see `{cmd} --help`)"))
+            sys.exit(EXIT_ERROR)
         except click.ClickException as e:
             e.show()
             sys.exit(EXIT_ERROR)
@@ -93,6 +102,13 @@ class KbGroup(click.Group):
             if _debug(argv):
                 raise
             _err(f"Error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+            sys.exit(EXIT_ERROR)
+        except Exception as e:  # noqa: BLE001 - a bug: still one line, never a traceback
+            if _debug(argv):
+                raise
+            msg = str(e).splitlines()[0][:300] if str(e) else ""
+            _err(f"Error: unexpected {type(e).__name__}" + (f": {msg}" if msg else "")
+                 + "; this is a bug in kb: please report it with the output of `kb --debug ...`")
             sys.exit(EXIT_ERROR)
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 

@@ -15,6 +15,7 @@ Parts:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -160,11 +161,25 @@ def decode(data: bytes) -> tuple[str, str]:
         return normalize_newlines(text), "utf-8"
     if b"\x00" in data:
         raise DecodeFailed("binary file (contains NUL bytes)")
+    # UTF-8 with a few damaged bytes stays UTF-8 (the bad bytes become U+FFFD):
+    # a detector would pick a legacy code page and garble every other character.
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    if good > 0 and bad <= max(2, good // 10):
+        return normalize_newlines(text), "utf-8"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise DecodeFailed("undecodable: not UTF-8 and no other encoding fits")
+    # When the detector cannot tell (a few accented letters in English text),
+    # Windows-1252, the usual legacy encoding of Western documents, wins the tie.
+    for m in matches:
+        if m.encoding == "cp1252" and (m.chaos, m.coherence) == (best.chaos, best.coherence):
+            best = m
+            break
     text = str(best)
     if _looks_binary(text):
         raise DecodeFailed("binary file (mostly control characters)")
@@ -179,8 +194,26 @@ def _looks_binary(text: str) -> bool:
     return bad / len(sample) > 0.05
 
 
+def open_regular(path: str):  # type: ignore[no-untyped-def]
+    """Open a file for reading in binary mode, refusing anything but a regular file.
+
+    Opening a named pipe blocks until a writer comes; a file replaced by a FIFO
+    between the walk and the read must not hang the run, so the file is opened
+    non-blocking and checked before it is read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.ENXIO, "not a regular file (pipe, socket or device)", path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_text(path: str) -> tuple[str, str]:
     """Read and decode a file.  Raises ``OSError`` or :class:`DecodeFailed`."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         data = f.read()
     return decode(data)

@@ -55,3 +55,7 @@ class OutputError(KbError):
 
 class ConfigError(KbError):
     """kb.toml or an environment variable is malformed."""
+
+
+class IndexWriteFailed(KbError):
+    """Writing the index failed (full disk, read-only folder); the previous index is intact."""

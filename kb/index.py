@@ -51,6 +51,7 @@ from .errors import (
     IndexIncompatible,
     IndexLocked,
     IndexMissing,
+    IndexWriteFailed,
     KbError,
     NotAnIndex,
 )
@@ -205,7 +206,7 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
             data = json.load(f)
     except FileNotFoundError:
         if index_dir.is_dir():
-            others = [n for n in os.listdir(index_dir) if n not in (".gitkeep", LOCK)]
+            others = [n for n in os.listdir(index_dir) if not _kb_leftover(index_dir, n)]
             if others:
                 raise NotAnIndex(
                     f"{index_dir} is not a kb index (it holds {len(others)} other files); "
@@ -217,6 +218,24 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") != "kb-index":
         raise NotAnIndex(f"{marker} was not written by kb; choose another folder with --index")
     return data
+
+
+_GEN_FILE = re.compile(r"^(_?MAIN[_.].*|MAIN_WRITELOCK|\.?files-\d+\.json(\..*\.tmp)?)$")
+
+
+def _kb_leftover(index_dir: Path, name: str) -> bool:
+    """Is ``name`` (in an index folder without marker) something kb itself left there?
+
+    A first build killed before its switch leaves ``kb.lock`` and a generation
+    folder holding only Whoosh and kb files; that folder is kb's, not foreign."""
+    if name in (".gitkeep", LOCK) or (name.startswith(f".{MARKER}.") and name.endswith(".tmp")):
+        return True
+    if not _GEN_DIR.match(name):
+        return False
+    try:
+        return all(_GEN_FILE.match(n) for n in os.listdir(index_dir / name))
+    except OSError:
+        return False
 
 
 def check_compatible(marker: dict[str, Any]) -> None:
@@ -273,7 +292,7 @@ def write_lock(index_dir: Path) -> Iterator[None]:
 
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _corpus.open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -287,6 +306,42 @@ class Generation:
     ix: Any  # whoosh.index.FileIndex
     table: FileTable
     marker: dict[str, Any]
+    reader: Any = None  #: the Whoosh reader of the generation ``table`` belongs to
+
+    def searcher(self, **kwargs: Any) -> Any:
+        """A searcher over exactly this generation (its files are already open)."""
+        from whoosh.searching import Searcher
+
+        return Searcher(self.reader, fromindex=self.ix, **kwargs)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        self.ix.close()
+
+
+def _open_lazy_files(reader: Any) -> None:
+    """Open the column files Whoosh would open on first use, now.
+
+    Whoosh opens a segment's stored-fields and field-length columns lazily.
+    A writer may delete a merged segment's files, or a whole replaced
+    generation folder, at any moment; a file that is already open survives
+    its deletion, one opened later would not (stored fields would come back
+    as ``None``, field lengths silently as 0).  So a reader holds every file
+    from the start, or fails here, where :func:`open_generation` retries.
+    """
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, _lenfield
+
+    for leaf, _base in reader.leaf_readers():
+        perdoc = getattr(leaf, "_perdoc", None)
+        if perdoc is None or not leaf.doc_count_all():
+            continue
+        if perdoc._cached_reader("_stored", STORED_COLUMN) is None:
+            raise FileNotFoundError("a segment's stored fields vanished")
+        for name in leaf.schema.scorable_names():
+            if leaf.field_length(name) and \
+                    perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN) is None:
+                raise FileNotFoundError("a segment's field lengths vanished")
 
 
 def _load_table(gen_dir: Path, whoosh_gen: int) -> FileTable:
@@ -309,13 +364,21 @@ def open_generation(index_dir: Path, retries: int = 8) -> Generation:
             raise IndexMissing(f"no index in {index_dir} yet; run `kb index`")
         check_compatible(marker)
         gen_dir = index_dir / marker["current"]
+        reader = None
         try:
             ix = open_dir(str(gen_dir))
-            table = _load_table(gen_dir, ix.latest_generation())
-            return Generation(gen_dir, ix, table, marker)
+            reader = ix.reader()
+            _open_lazy_files(reader)
+            whoosh_gen = reader.generation()
+            if whoosh_gen is None:  # an empty index has no versioned reader
+                whoosh_gen = ix.latest_generation()
+            table = _load_table(gen_dir, whoosh_gen)
+            return Generation(gen_dir, ix, table, marker, reader)
         except (OSError, EmptyIndexError, ValueError, KeyError) as e:
             # a writer switched generations or cleaned files under us: try again
             last = e
+            if reader is not None:
+                reader.close()
             time.sleep(0.02 * (attempt + 1))
     raise IndexCorrupt(f"cannot open the index in {index_dir} ({last}); run `kb index --rebuild`")
 
@@ -425,7 +488,50 @@ def _reason(e: BaseException) -> str:
 
 
 def _writer(ix: Any) -> Any:
-    return ix.writer(limitmb=256, compound=False)
+    # No Whoosh WRITELOCK: kb.lock (held for the whole update) already keeps
+    # writers out, and Whoosh leaks its lock when the writer's constructor
+    # fails (a full disk), blocking every later writer in this process.
+    return ix.writer(limitmb=256, compound=False, _lk=False)
+
+
+def _cancel(writer: Any) -> None:
+    """Abandon a writer without masking the error that stopped it (Whoosh's
+    ``cancel`` raises on a writer whose failed ``commit`` already closed it)."""
+    if writer is None:
+        return
+    try:
+        writer.cancel()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _marker_for_update(index_dir: Path, rebuild: bool) -> dict[str, Any] | None:
+    """The marker; for ``--rebuild``, an unreadable marker in a folder that holds
+    nothing but kb's own files counts as no index (else the advice "run `kb index
+    --rebuild`" could never be followed)."""
+    try:
+        return read_marker(index_dir)
+    except IndexCorrupt:
+        names = [n for n in os.listdir(index_dir) if n != MARKER]
+        if rebuild and all(_kb_leftover(index_dir, n) for n in names):
+            return None
+        raise
+
+
+@contextmanager
+def _write_errors(index_dir: Path) -> Iterator[None]:
+    """An OS error while writing (full disk, read-only folder) becomes one clear message."""
+    try:
+        yield
+    except OSError as e:
+        what = e.strerror or str(e)
+        if e.filename:
+            what += f" ({e.filename})"
+        todo = ("free some space (or choose another --index) and run `kb index` again"
+                if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else
+                "fix that and run `kb index` again")
+        raise IndexWriteFailed(f"cannot write the index in {index_dir}: {what}; the previous "
+                               f"index is unchanged: {todo}") from e
 
 
 def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
@@ -438,9 +544,9 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
         what = "is a file, not a folder" if corpus_dir.exists() else "does not exist"
         raise CorpusNotFound(f"corpus folder {corpus_dir} {what}; "
                              "point --corpus at your reports folder")
-    marker = read_marker(index_dir)  # refuses foreign folders before anything is written
-    with write_lock(index_dir):
-        marker = read_marker(index_dir)
+    marker = _marker_for_update(index_dir, rebuild)  # refuses foreign folders first
+    with _write_errors(index_dir), write_lock(index_dir):
+        marker = _marker_for_update(index_dir, rebuild)
         if marker is not None and not rebuild:
             try:
                 check_compatible(marker)
@@ -467,10 +573,11 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
         try:
             gen = open_generation(index_dir)
             old_table = gen.table
-            gen.ix.close()
+            gen.close()
         except KbError:
             pass
-    n = int(marker["current"][1:]) + 1 if marker else 1
+    n = int(marker["current"][1:]) + 1 if marker else 1 + max(
+        (int(name[1:]) for name in os.listdir(index_dir) if _GEN_DIR.match(name)), default=0)
     gen_name = f"g{n:06d}"
     gen_dir = index_dir / gen_name
     if gen_dir.exists():
@@ -479,9 +586,10 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
     report = IndexReport(rebuilt=True)
     table = FileTable(built=time.time(), updated=time.time())
     table.skipped = list(walk.skipped)
-    ix = create_in(str(gen_dir), make_schema())
-    writer = _writer(ix)
+    ix = writer = None
     try:
+        ix = create_in(str(gen_dir), make_schema())
+        writer = _writer(ix)
         total = len(walk.files)
         for f, item, reason in _load_all(walk.files, progress, 0, total):
             if item is None:
@@ -496,8 +604,9 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
         _write_json_atomic(gen_dir / f"files-{ix.latest_generation() + 1}.json", table.to_json())
         writer.commit()
     except BaseException:
-        writer.cancel()
-        ix.close()
+        _cancel(writer)
+        if ix is not None:
+            ix.close()
         shutil.rmtree(gen_dir, ignore_errors=True)
         raise
     ix.close()
@@ -520,6 +629,7 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
 def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResult,
                  progress: Progress | None) -> IndexReport:
     gen = open_generation(index_dir)
+    gen.reader.close()  # the writer reads what it needs itself
     ix, table = gen.ix, gen.table
     p = plan(walk.files, table)
     report = IndexReport(unchanged=len(p.unchanged))
@@ -540,8 +650,9 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
         report.passages_total = sum(e.passages for e in new_table.files.values())
         report.documents_total = len(new_table.files)
         return report
-    writer = _writer(ix)
+    writer = None
     try:
+        writer = _writer(ix)
         for doc_id in p.remove:
             writer.delete_by_term("doc", doc_id)
             report.removed.append(doc_id)
@@ -567,7 +678,7 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
                            new_table.to_json())
         writer.commit()
     except BaseException:
-        writer.cancel()
+        _cancel(writer)
         raise
     finally:
         ix.close()

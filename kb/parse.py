@@ -376,7 +376,7 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
     body_start = next((k for k, r in enumerate(raws) if r.kind == "heading" and k != title_index),
                       len(raws))
     head_text = "\n".join(r.text for r in raws[: max(body_start, 3)][:12])
-    date = find_date(head_text)
+    date = find_date(head_text[:20_000])  # near the top; bounded for one-paragraph giants
 
     sections: list[Section] = []
     cur_heading, cur_path = title, ()  # type: tuple[str, tuple[str, ...]]

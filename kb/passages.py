@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from .models import Block, Document, Passage
@@ -57,7 +57,7 @@ class _Unit:
     words: int
 
     def line_at(self, offset: int) -> int:
-        i = bisect_right([m[0] for m in self.marks], offset) - 1
+        i = bisect_right(self.marks, (offset, math.inf)) - 1  # no list copy: O(log n)
         return self.marks[max(i, 0)][1]
 
 
@@ -108,14 +108,20 @@ def _slice(u: _Unit, start: int, end: int) -> _Unit:
     text = seg.strip()
     end = start + len(text)
     marks = [(0, u.line_at(start))]
-    marks += [(o - start, line) for o, line in u.marks if start < o < end]
+    # the marks with start < offset < end, found by bisection (a paragraph of many
+    # lines is split into many slices: scanning every mark per slice was quadratic)
+    lo = bisect_right(u.marks, (start, math.inf))
+    hi = bisect_left(u.marks, (end, -math.inf))
+    marks += [(o - start, line) for o, line in u.marks[lo:hi]]
     return _Unit(u.kind, text, marks, u.paragraph, u.page, len(text.split()))
 
 
 def _sentence_starts(text: str) -> list[int]:
     starts = [0]
     for m in _SENTENCE_END.finditer(text):
-        before = text[: m.start() + 1]
+        # the word before the full stop (a bounded window: copying the whole prefix
+        # for every sentence made a long paragraph quadratic)
+        before = text[max(0, m.start() - 64): m.start() + 1]
         word = before.rsplit(None, 1)[-1].rstrip(".!?").lower() if before.strip() else ""
         word = word.lstrip("(\"“")
         if word in _ABBREV or (len(word) == 1 and word.isalpha()):

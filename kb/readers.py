@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from .corpus import decode
+from .corpus import decode, open_regular
 from .models import Document, SourceFile
 
 Reader = Callable[[bytes, str, str], Document]
@@ -61,7 +61,7 @@ def load(f: SourceFile):  # type: ignore[no-untyped-def]
     from .index import Loaded
     from .passages import split_document
 
-    with open(f.path, "rb") as fh:
+    with open_regular(f.path) as fh:
         data = fh.read()
     digest = hashlib.sha256(data).hexdigest()
     doc = READERS[f.format](data, f.id, f.format)

@@ -45,6 +45,10 @@ COORD: float | None = None
 #: Lucene and Anserini) or "whoosh" (Whoosh's log(N / (n + 1)) + 1).
 IDF = "robertson"
 SNIPPET_WORDS = 40
+#: Longer queries are refused (a pasted page still fits); fuzzy matching and
+#: spelling suggestions cost grows with the square of a word's length.
+MAX_QUERY_CHARS = 5_000
+MAX_FUZZY_WORD = 40  #: no suggestion or fuzzy expansion for longer "words"
 
 _FIELDS = ("text", "section", "title")
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
@@ -91,6 +95,8 @@ def _fix_fuzzy(q: Any) -> Any:
             if analysed:
                 leaf.text = analysed
             leaf.prefixlength = max(leaf.prefixlength, 1)
+            if len(leaf.text) > MAX_FUZZY_WORD:  # no real word: match it exactly
+                leaf.maxdist = 0
     return q
 
 
@@ -181,6 +187,10 @@ def _required_nots(q: Any) -> Any:
         positive = (pos[0] if len(pos) == 1 else query.Or(pos)) if pos else query.Every()
         negative = neg[0] if len(neg) == 1 else query.Or(neg)
         return query.AndNot(positive, negative)
+    if isinstance(q, query.BinaryQuery):  # AndNot, AndMaybe, Require, Otherwise: (a, b)
+        new = type(q)(_required_nots(q.a), _required_nots(q.b))
+        new.boost = q.boost
+        return new
     if isinstance(q, query.CompoundQuery):
         return type(q)([_required_nots(c) for c in q.subqueries], boost=q.boost)
     return q
@@ -386,6 +396,9 @@ def search(
     t0 = time.perf_counter()
     if not text or not text.strip():
         raise QueryError("empty query: type some words, e.g. kb search \"bystander intervention\"")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(text):,} characters long; the limit is "
+                         f"{MAX_QUERY_CHARS:,}: search for its key words instead")
     schema = searcher.schema
     words_text, clauses = split_filter_clauses(text)
     filt = make_filter(filters or Filters(), _parse_clauses(schema, clauses))
@@ -484,7 +497,7 @@ def suggest(searcher: Any, text: str) -> str | None:
     new = text
     changed = False
     for word, ts in _query_word_terms(text):
-        if len(ts) != 1 or "/" in ts[0]:
+        if len(ts) != 1 or "/" in ts[0] or len(ts[0]) > MAX_FUZZY_WORD:
             continue
         t = ts[0]
         if reader.doc_frequency("text", t) > 0:
