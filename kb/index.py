@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from . import corpus as _corpus
+from . import parallel as _parallel
 from .errors import (
     IndexCorrupt,
     IndexIncompatible,
@@ -422,7 +423,9 @@ def _reason(e: BaseException) -> str:
 
 
 def _writer(ix: Any) -> Any:
-    return ix.writer(limitmb=256, compound=False)
+    from .segwriter import KbSegmentWriter  # Whoosh's SegmentWriter, leaner (same files)
+
+    return KbSegmentWriter(ix, limitmb=256, compound=False)
 
 
 def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
@@ -478,22 +481,51 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
     table.skipped = list(walk.skipped)
     ix = create_in(str(gen_dir), make_schema())
     writer = _writer(ix)
+    par = None
     try:
         total = len(walk.files)
-        for f, item, reason in _load_all(walk.files, progress, 0, total):
-            if item is None:
-                table.skipped.append(Skipped(f.id, reason or "failed"))
-                continue
-            for p in item.passages:
-                writer.add_document(**passage_fields(p))
-            table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns, len(item.passages),
-                                          item.title, item.date, f.format)
-            (report.updated if f.id in old_table.files else report.added).append(f.id)
-            report.passages_added += len(item.passages)
+        workers = _parallel.workers_for(walk.files)
+        if workers > 1:
+            # workers load the files and write the segments (kb/parallel.py)
+            par = _parallel.ParallelLoad(str(gen_dir), walk.files, workers)
+            done, failed = 0, []
+            for f, summary, reason in par:
+                done += 1
+                if progress:
+                    progress(done, total, f.id)
+                if summary is None:
+                    failed.append(Skipped(f.id, reason or "failed"))
+                    continue
+                sha, n_passages, title, date = summary
+                table.files[f.id] = FileEntry(sha, f.size, f.mtime_ns, n_passages, title, date,
+                                              f.format)
+                report.passages_added += n_passages
+            report.added = [k for k in sorted(table.files) if k not in old_table.files]
+            report.updated = [k for k in sorted(table.files) if k in old_table.files]
+            table.skipped += sorted(failed, key=lambda s: s.id)  # file order, as serially
+        else:
+            for f, item, reason in _load_all(walk.files, progress, 0, total):
+                if item is None:
+                    table.skipped.append(Skipped(f.id, reason or "failed"))
+                    continue
+                for p in item.passages:
+                    writer.add_document(**passage_fields(p))
+                table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns,
+                                              len(item.passages), item.title, item.date,
+                                              f.format)
+                (report.updated if f.id in old_table.files else report.added).append(f.id)
+                report.passages_added += len(item.passages)
         _write_json_atomic(gen_dir / f"files-{ix.latest_generation() + 1}.json", table.to_json())
-        writer.commit()
+        if par is not None:
+            _parallel.commit(writer, par.segments)
+            par.close()
+        else:
+            writer.commit()
     except BaseException:
-        writer.cancel()
+        if par is not None:
+            par.close()  # stop the workers before their folder is removed
+        if not writer.is_closed:
+            writer.cancel()
         ix.close()
         shutil.rmtree(gen_dir, ignore_errors=True)
         raise
