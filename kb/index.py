@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 from . import corpus as _corpus
-from . import parallel as _parallel
 from .errors import (
     IndexCorrupt,
     IndexIncompatible,
@@ -279,12 +278,28 @@ def _sha256(path: str) -> str:
 
 @dataclass(slots=True)
 class Generation:
-    """An open, readable view of the current index generation."""
+    """An open, readable view of the current index generation.
+
+    The file table is read on first use of :attr:`table` when the generation was
+    opened with ``load_table=False`` (a search does not need it: at a million
+    passages it is a 10 MB file); that read raises ``OSError`` if a writer has
+    moved on and removed it meanwhile.
+    """
 
     dir: Path
     ix: Any  # whoosh.index.FileIndex
-    table: FileTable
+    _table: FileTable | None
     marker: dict[str, Any]
+    whoosh_gen: int = 0
+
+    @property
+    def table(self) -> FileTable:
+        if self._table is None:
+            self._table = _load_table(self.dir, self.whoosh_gen)
+        return self._table
+
+    def table_path(self) -> Path:
+        return self.dir / f"files-{self.whoosh_gen}.json"
 
 
 def _load_table(gen_dir: Path, whoosh_gen: int) -> FileTable:
@@ -293,9 +308,10 @@ def _load_table(gen_dir: Path, whoosh_gen: int) -> FileTable:
         return FileTable.from_json(json.load(f))
 
 
-def open_generation(index_dir: Path, retries: int = 8) -> Generation:
+def open_generation(index_dir: Path, retries: int = 8, load_table: bool = True) -> Generation:
     """Open the current generation for reading, retrying across a concurrent switch.
 
+    :param load_table: read the file table now (else on first use, see :class:`Generation`).
     :raises IndexMissing: no index has been built yet.
     """
     from whoosh.index import EmptyIndexError, open_dir
@@ -309,8 +325,9 @@ def open_generation(index_dir: Path, retries: int = 8) -> Generation:
         gen_dir = index_dir / marker["current"]
         try:
             ix = open_dir(str(gen_dir))
-            table = _load_table(gen_dir, ix.latest_generation())
-            return Generation(gen_dir, ix, table, marker)
+            whoosh_gen = ix.latest_generation()
+            table = _load_table(gen_dir, whoosh_gen) if load_table else None
+            return Generation(gen_dir, ix, table, marker, whoosh_gen)
         except (OSError, EmptyIndexError, ValueError, KeyError) as e:
             # a writer switched generations or cleaned files under us: try again
             last = e
@@ -483,6 +500,8 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
     writer = _writer(ix)
     par = None
     try:
+        from . import parallel as _parallel
+
         total = len(walk.files)
         workers = _parallel.workers_for(walk.files)
         if workers > 1:
@@ -605,6 +624,23 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
     report.passages_total = sum(e.passages for e in new_table.files.values())
     report.documents_total = len(new_table.files)
     return report
+
+
+_UPDATED_RE = re.compile(rb'"updated":(-?[0-9.eE+-]+)\}\s*$')
+
+
+def table_updated(gen: Generation) -> float:
+    """When the index was last updated (the file table's ``updated``), read from the
+    end of the file table without parsing the whole of it."""
+    if gen._table is None:
+        path = gen.table_path()
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - 200))
+            m = _UPDATED_RE.search(f.read())
+        if m:
+            return float(m.group(1))
+    return gen.table.updated
 
 
 def _remove_stale_tables(gen_dir: Path) -> None:
