@@ -10,8 +10,10 @@ SQLite FTS5 table (standard library ``sqlite3``, porter stemming) over the same
 passages and queries:
 
 * full build, whole process, from the Markdown files to a searchable index:
-  passages per second and peak RSS (the largest sum of the RSS of the process
-  and its children sampled every 20 ms, i.e. workers included);
+  passages per second (wall clock, and per CPU-second of the process and its
+  workers: on a shared machine the second is the steadier figure) and peak RSS
+  (the largest sum of the RSS of the process and its children sampled every
+  20 ms, i.e. workers included);
 * incremental update: one file gets a new section, then ``kb index`` (whole
   process, median of 3);
 * warm queries, in this process, through ``KnowledgeBase.search`` (10 hits with
@@ -86,6 +88,11 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+#: CPU seconds (user + system, the process and the children it waited for) of the
+#: last :func:`run`
+LAST_CPU = [0.0]
+
+
 def run(cmd: list[str], sample: bool = False) -> tuple[float, int, str]:
     """Run a command, stdout to a pipe; returns (seconds, peak RSS bytes, stdout).
 
@@ -100,7 +107,7 @@ def run(cmd: list[str], sample: bool = False) -> tuple[float, int, str]:
     os.close(fd)
     # /usr/bin/time reports the command's own peak RSS; wait4 on a child of this
     # (large) process would count the pages it inherited before exec
-    full = ["/usr/bin/time", "-f", "%M", "-o", rss_file, *cmd]
+    full = ["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file, *cmd]
     t0 = time.perf_counter()
     p = subprocess.Popen(full, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = [0]
@@ -121,9 +128,11 @@ def run(cmd: list[str], sample: bool = False) -> tuple[float, int, str]:
     elapsed = time.perf_counter() - t0
     stop.set()
     try:
-        maxrss = int(Path(rss_file).read_text().split()[-1]) * 1024
+        kb_rss, user, sys_ = Path(rss_file).read_text().split()[-3:]
+        maxrss = int(kb_rss) * 1024
+        LAST_CPU[0] = float(user) + float(sys_)
     except (OSError, ValueError, IndexError):
-        maxrss = 0
+        maxrss, LAST_CPU[0] = 0, float("nan")
     os.unlink(rss_file)
     for th in threads:
         th.join()
@@ -281,11 +290,14 @@ def bench_size(n: int, a: argparse.Namespace) -> dict[str, float]:
     t, rss, _ = run([py, "-m", "kb", "index", "--rebuild", "--corpus", str(corpus),
                      "--index", str(index)], sample=True)
     r["kb_build_s"], r["kb_build_rate"], r["kb_build_rss"] = t, n / t, rss
-    log(f"[{name}] kb build {t:.1f} s = {n / t:,.0f} passages/s, peak RSS {rss / 2**20:.0f} MB")
+    r["kb_build_cpu"], r["kb_build_load"] = LAST_CPU[0], os.getloadavg()[0]
+    log(f"[{name}] kb build {t:.1f} s = {n / t:,.0f} passages/s, peak RSS {rss / 2**20:.0f} MB, "
+        f"{LAST_CPU[0]:.1f} CPU-s, load average {os.getloadavg()[0]:.1f}")
     db.unlink(missing_ok=True)
     t, rss, out = run([py, "-c", FTS_BUILD, str(corpus), str(db)], sample=True)
     assert int(out) == n, (out, n)
     r["fts_build_s"], r["fts_build_rate"], r["fts_build_rss"] = t, n / t, rss
+    r["fts_build_cpu"] = LAST_CPU[0]
     log(f"[{name}] fts build {t:.1f} s = {n / t:,.0f} passages/s, peak RSS {rss / 2**20:.0f} MB")
 
     # incremental: one file changed (kb only: FTS5 here has no file tracking)
@@ -344,6 +356,10 @@ def log(msg: str) -> None:
 
 
 def table(rows: list[dict[str, float]]) -> str:
+    for r in rows:
+        for k in ("kb", "fts"):
+            if f"{k}_build_cpu" in r:
+                r[f"{k}_build_cpu_rate"] = r["passages"] / r[f"{k}_build_cpu"]
     heads = " | ".join(label(int(r["passages"])) + " kb (÷ FTS5)" for r in rows)
     lines = [f"| measure | {heads} |", "|---|" + "---|" * len(rows)]
 
@@ -360,6 +376,8 @@ def table(rows: list[dict[str, float]]) -> str:
     mb = lambda b: f"{b / 2**20:.0f} MB"  # noqa: E731
     line("build, passages/s", "kb_build_rate", "fts_build_rate", lambda x: f"{x:,.0f}")
     line("build, seconds", "kb_build_s", "fts_build_s", lambda x: f"{x:,.1f}")
+    line("build, passages per CPU-second", "kb_build_cpu_rate", "fts_build_cpu_rate",
+         lambda x: f"{x:,.0f}")
     line("build peak RSS (all processes)", "kb_build_rss", "fts_build_rss", mb)
     line("incremental, one file changed", "kb_incr_s", None, lambda x: f"{x:.2f} s")
     line("incremental, nothing changed", "kb_noop_s", None, lambda x: f"{x:.2f} s")
