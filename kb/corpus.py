@@ -124,7 +124,9 @@ def changed_folders(root: Path, since: float) -> list[str]:
     A file added, removed or renamed changes its folder's modification time, so
     this finds those changes from one ``stat`` per folder, without a ``stat`` per
     file; a file edited in place is not seen (``kb search`` on large corpora,
-    see ``api.KnowledgeBase.quick_staleness``).
+    see ``api.KnowledgeBase.quick_staleness``).  Folders without subfolders
+    are not even listed; a symlink to a folder inside such a folder is not
+    followed here.
     """
     spec = _ignore_spec(root)
     out: list[str] = []
@@ -139,6 +141,10 @@ def changed_folders(root: Path, since: float) -> list[str]:
             seen.add((st.st_dev, st.st_ino))
             if st.st_mtime > since:
                 out.append(rel or ".")
+            if st.st_nlink == 2:
+                # a folder's link count is 2 + its subfolders (ext4, xfs; btrfs says 1):
+                # no subfolders, so no need to list its files
+                continue
             with os.scandir(path) as entries:
                 for e in entries:
                     if e.name.startswith(".") or not e.is_dir():
