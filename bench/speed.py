@@ -283,9 +283,35 @@ def bench_size(n: int, a: argparse.Namespace) -> dict[str, float]:
         (corpus / ".complete").write_text("")
         log(f"[{name}] generated corpus in {time.perf_counter() - t0:.1f} s")
     r: dict[str, float] = {"passages": n}
-    py = sys.executable
+    for old in PREVIOUS:
+        if old.get("passages") == n:
+            r.update(old)
+    phases = set(a.phases.split(","))
 
     # full builds
+    if "build" in phases:
+        build(r, n, name, corpus, index, db)
+    else:
+        assert index.exists() and db.exists(), "--phases without build needs built indexes"
+
+    if "incr" in phases:
+        incremental(r, name, corpus, index)
+    queries = make_queries(corpus, a.queries)
+    if "warm" in phases:
+        warm(r, name, corpus, index, db, queries)
+    if "oneshot" in phases:
+        oneshot(r, name, corpus, index, db, queries, a.oneshot)
+    r["kb_index_mb"] = sum(f.stat().st_size for f in index.rglob("*") if f.is_file()) / 2**20
+    r["fts_db_mb"] = db.stat().st_size / 2**20
+    if a.clean:
+        shutil.rmtree(corpus, ignore_errors=True)
+        shutil.rmtree(index, ignore_errors=True)
+        db.unlink(missing_ok=True)
+    return r
+
+
+def build(r: dict[str, float], n: int, name: str, corpus: Path, index: Path, db: Path) -> None:
+    py = sys.executable
     shutil.rmtree(index, ignore_errors=True)
     t, rss, _ = run([py, "-m", "kb", "index", "--rebuild", "--corpus", str(corpus),
                      "--index", str(index)], sample=True)
@@ -300,7 +326,10 @@ def bench_size(n: int, a: argparse.Namespace) -> dict[str, float]:
     r["fts_build_cpu"] = LAST_CPU[0]
     log(f"[{name}] fts build {t:.1f} s = {n / t:,.0f} passages/s, peak RSS {rss / 2**20:.0f} MB")
 
-    # incremental: one file changed (kb only: FTS5 here has no file tracking)
+
+def incremental(r: dict[str, float], name: str, corpus: Path, index: Path) -> None:
+    """One file changed (kb only: FTS5 here has no file tracking)."""
+    py = sys.executable
     target = sorted(corpus.rglob("*.md"))[len(list(corpus.rglob("*.md"))) // 2]
     inc = []
     for i in range(3):
@@ -314,8 +343,10 @@ def bench_size(n: int, a: argparse.Namespace) -> dict[str, float]:
     r["kb_noop_s"] = t
     log(f"[{name}] kb incremental {r['kb_incr_s']:.2f} s, no change {t:.2f} s")
 
-    # warm queries
-    queries = make_queries(corpus, a.queries)
+
+
+def warm(r: dict[str, float], name: str, corpus: Path, index: Path, db: Path,
+         queries: dict[str, list[str]]) -> None:
     wk = warm_kb(corpus, index, queries)
     wf = warm_fts(db, queries)
     for kind in queries:
@@ -324,11 +355,15 @@ def bench_size(n: int, a: argparse.Namespace) -> dict[str, float]:
         log(f"[{name}] warm {kind}: kb {wk[kind][0] * 1e3:.1f}/{wk[kind][1] * 1e3:.1f} ms, "
             f"fts {wf[kind][0] * 1e3:.1f}/{wf[kind][1] * 1e3:.1f} ms")
 
-    # one-shot
+
+
+def oneshot(r: dict[str, float], name: str, corpus: Path, index: Path, db: Path,
+            queries: dict[str, list[str]], count: int) -> None:
+    py = sys.executable
     rng = random.Random(5)
-    shots = [rng.choice(queries[k]) for k in ("term", "or", "phrase") for _ in range(a.oneshot)]
+    shots = [rng.choice(queries[k]) for k in ("term", "or", "phrase") for _ in range(count)]
     rng.shuffle(shots)
-    shots = shots[: a.oneshot]
+    shots = shots[:count]
     kt, kr, ft, fr = [], [], [], []
     for q in shots:
         t, rss, out = run([py, "-m", "kb", "search", q, "--corpus", str(corpus),
@@ -342,13 +377,9 @@ def bench_size(n: int, a: argparse.Namespace) -> dict[str, float]:
     r["fts_oneshot_s"], r["fts_oneshot_rss"] = statistics.median(ft), max(fr)
     log(f"[{name}] one-shot: kb {r['kb_oneshot_s'] * 1e3:.0f} ms {max(kr) / 2**20:.0f} MB, "
         f"fts {r['fts_oneshot_s'] * 1e3:.0f} ms {max(fr) / 2**20:.0f} MB")
-    r["kb_index_mb"] = sum(f.stat().st_size for f in index.rglob("*") if f.is_file()) / 2**20
-    r["fts_db_mb"] = db.stat().st_size / 2**20
-    if a.clean:
-        shutil.rmtree(corpus, ignore_errors=True)
-        shutil.rmtree(index, ignore_errors=True)
-        db.unlink(missing_ok=True)
-    return r
+
+
+PREVIOUS: list[dict[str, float]] = []
 
 
 def log(msg: str) -> None:
@@ -366,8 +397,11 @@ def table(rows: list[dict[str, float]]) -> str:
     def line(title: str, kb_key: str, fts_key: str | None, fmt) -> None:  # type: ignore[no-untyped-def]
         cells = []
         for r in rows:
+            if kb_key not in r:
+                cells.append("n/a")
+                continue
             cell = fmt(r[kb_key])
-            if fts_key:
+            if fts_key and fts_key in r:
                 cell += f" ({r[kb_key] / r[fts_key]:.2f}×)"
             cells.append(cell)
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
@@ -391,14 +425,23 @@ def table(rows: list[dict[str, float]]) -> str:
 
 
 def main() -> None:
+    global DATA
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="5k,200k,1m")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--oneshot", type=int, default=15)
     ap.add_argument("--clean", action="store_true",
                     help="delete each corpus, index and FTS5 database after measuring it")
+    ap.add_argument("--phases", default="build,incr,warm,oneshot",
+                    help="what to measure; the other figures are taken from the last run's "
+                         "bench/results/speed.json (e.g. --phases warm,oneshot re-measures "
+                         "queries on the indexes already built)")
+    ap.add_argument("--data", type=Path, default=DATA, help="where corpora and indexes go")
     a = ap.parse_args()
+    DATA = a.data
     DATA.mkdir(parents=True, exist_ok=True)
+    if (RESULTS / "speed.json").exists() and a.phases != ap.get_default("phases"):
+        PREVIOUS.extend(json.loads((RESULTS / "speed.json").read_text()))
     rows = []
     for s in a.sizes.split(","):
         rows.append(bench_size(parse_size(s), a))
