@@ -159,6 +159,24 @@ def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
             yield t, m.start(), m.end()
 
 
+def index_terms(text: str) -> list[str]:
+    """The terms of ``text`` in order: :func:`iter_terms` without offsets, faster
+    (the index writer's path, see :mod:`kb.segwriter`)."""
+    out: list[str] = []
+    append = out.append
+    get = _CACHE.get
+    for sym, w in _TOKEN.findall(text):
+        if sym:
+            out += [t for t, _, _ in iter_terms(sym)]
+            continue
+        t = get(w, _MISSING)
+        if t is _MISSING:
+            t = term(w)
+        if t is not None:
+            append(t)
+    return out
+
+
 def query_terms(text: str) -> list[str]:
     """The terms a piece of query text analyses to."""
     return [t for t, _, _ in iter_terms(text)]

@@ -29,6 +29,8 @@ class Staleness:
     new: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    #: folders with files added, removed or renamed (the quick check only)
+    folders: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -74,6 +76,12 @@ def display_prefix(corpus: Path, cwd: Path | None = None) -> str:
     if rel.startswith(".."):
         rel = str(corpus)
     return "" if rel == "." else rel.rstrip("/") + "/"
+
+
+#: :meth:`KnowledgeBase.quick_staleness` checks every file up to about this many
+#: files (estimated from the file table's size, ~250 bytes a file), else folders
+QUICK_CHECK_MAX_FILES = 4_000
+QUICK_CHECK_TABLE_BYTES = QUICK_CHECK_MAX_FILES * 250
 
 
 class KnowledgeBase:
@@ -122,9 +130,19 @@ class KnowledgeBase:
             self.close()
         from .search import weighting
 
-        gen = _index.open_generation(self.index)
+        gen = _index.open_generation(self.index, load_table=False)
         self._gen, self._searcher = gen, gen.searcher(weighting=weighting())
         return gen, self._searcher
+
+    def _open_table(self) -> tuple[_index.Generation, _index.FileTable]:
+        """The open generation and its file table (read now if not read yet)."""
+        gen, _ = self._open()
+        try:
+            return gen, gen.table
+        except OSError:  # a writer replaced the generation since we opened it
+            self.close()
+            gen, _ = self._open()
+            return gen, gen.table
 
     # -- queries -------------------------------------------------------------
 
@@ -181,25 +199,51 @@ class KnowledgeBase:
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents, by id."""
-        gen, _ = self._open()
+        _, table = self._open_table()
         prefix = display_prefix(self.corpus)
         return [
             DocumentInfo(id=k, title=e.title, date=e.date, format=e.format,
                          passages=e.passages, path=prefix + k)
-            for k, e in sorted(gen.table.files.items())
+            for k, e in sorted(table.files.items())
         ]
 
     def staleness(self) -> Staleness:
         """Files new, changed (by content) or deleted since the last update."""
         from .corpus import walk
 
-        gen, _ = self._open()
+        _, table = self._open_table()
         if not self.corpus.is_dir():
-            return Staleness(deleted=sorted(gen.table.files))
+            return Staleness(deleted=sorted(table.files))
         files = walk(self.corpus).files
-        p = _index.plan(files, gen.table)
+        p = _index.plan(files, table)
         return Staleness(new=[f.id for f in p.add], changed=[f.id for f in p.change],
                          deleted=p.remove)
+
+    def quick_staleness(self) -> Staleness:
+        """What ``kb search`` checks before searching, in a few milliseconds at any size.
+
+        Up to about :data:`QUICK_CHECK_MAX_FILES` files this is :meth:`staleness`
+        (every file's size and mtime).  In a larger corpus, stating every file and
+        reading the whole file table would cost more than the search itself, so
+        only folders are checked: a folder modified since the last update had
+        files added, removed or renamed (:attr:`Staleness.folders`).  Files edited
+        in place are then not noticed here; ``kb status`` and ``kb index`` always
+        check every file.
+        """
+        gen, _ = self._open()
+        if not self.corpus.is_dir():
+            return self.staleness()
+        try:
+            small = gen._table is not None or \
+                os.stat(gen.table_path()).st_size <= QUICK_CHECK_TABLE_BYTES
+            if small:
+                return self.staleness()
+            since = _index.table_updated(gen)
+        except OSError:
+            return self.staleness()
+        from .corpus import changed_folders
+
+        return Staleness(folders=changed_folders(self.corpus, since))
 
     def status(self) -> Status:
         st = Status(corpus=str(self.corpus), index=str(self.index), exists=False)
@@ -207,7 +251,7 @@ class KnowledgeBase:
             gen, _ = self._open()
         except IndexMissing:
             return st
-        t = gen.table
+        gen, t = self._open_table()
         st.exists = True
         st.documents = len(t.files)
         st.passages = sum(e.passages for e in t.files.values())

@@ -220,8 +220,12 @@ def _ensure_index(kb: Any) -> None:
         return
     if not kb.corpus.is_dir():
         return
-    stale = kb.staleness()
-    if stale.count:
+    stale = kb.quick_staleness()
+    if stale.folders:
+        n = len(stale.folders)
+        _err(f"Note: files were added, removed or renamed in {n} folder{'s' * (n != 1)} since "
+             "the index was updated; run `kb index` to update it.")
+    elif stale.count:
         _err(f"Note: {stale.count} file{'s' * (stale.count != 1)} changed since the index was "
              f"updated ({len(stale.new)} new, {len(stale.changed)} changed, "
              f"{len(stale.deleted)} deleted); run `kb index` to update it.")
@@ -262,8 +266,6 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
     or American spelling.  Exit code 0 when something matched, 1 when
     nothing did, 2 on errors.
     """
-    from . import export
-
     text = " ".join(query)
     if any(q.startswith("-") and len(q) > 1 and q[1] == "-" for q in query):
         raise click.UsageError(f"unknown option in {text!r}; see `kb search --help`")
@@ -284,8 +286,12 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
 
             plain_results(result, out)
     elif fmt == "md":
+        from . import export
+
         export.write_md_list(result, out)
     else:
+        from . import export
+
         export.WRITERS[fmt](result, out)
     out.flush()
     if result.suggestion:

@@ -12,7 +12,6 @@ Order of precedence, highest first:
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +32,16 @@ class Settings:
 def read_toml(path: Path) -> dict[str, object]:
     """Read ``kb.toml``; a malformed file is a :class:`ConfigError`."""
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+        f = path.open("rb")
     except FileNotFoundError:
         return {}
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e}; fix or remove the file") from None
+    import tomllib  # only when there is a kb.toml (a one-shot search need not pay for it)
+
+    try:
+        with f:
+            data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}; fix or remove the file") from None
     for key in ("corpus", "index"):

@@ -300,13 +300,30 @@ def _sha256(path: str) -> str:
 
 @dataclass(slots=True)
 class Generation:
-    """An open, readable view of the current index generation."""
+    """An open, readable view of the current index generation.
+
+    The file table is read on first use of :attr:`table` when the generation was
+    opened with ``load_table=False`` (a search does not need it: at a million
+    passages it is a 10 MB file); that read raises ``OSError`` if a writer has
+    moved on and removed it meanwhile.
+    """
 
     dir: Path
     ix: Any  # whoosh.index.FileIndex
-    table: FileTable
+    _table: FileTable | None
     marker: dict[str, Any]
-    reader: Any = None  #: the Whoosh reader of the generation ``table`` belongs to
+    whoosh_gen: int = 0
+
+    reader: Any = None  #: the Whoosh reader of exactly this generation
+
+    @property
+    def table(self) -> FileTable:
+        if self._table is None:
+            self._table = _load_table(self.dir, self.whoosh_gen)
+        return self._table
+
+    def table_path(self) -> Path:
+        return self.dir / f"files-{self.whoosh_gen}.json"
 
     def searcher(self, **kwargs: Any) -> Any:
         """A searcher over exactly this generation (its files are already open)."""
@@ -350,9 +367,10 @@ def _load_table(gen_dir: Path, whoosh_gen: int) -> FileTable:
         return FileTable.from_json(json.load(f))
 
 
-def open_generation(index_dir: Path, retries: int = 8) -> Generation:
+def open_generation(index_dir: Path, retries: int = 8, load_table: bool = True) -> Generation:
     """Open the current generation for reading, retrying across a concurrent switch.
 
+    :param load_table: read the file table now (else on first use, see :class:`Generation`).
     :raises IndexMissing: no index has been built yet.
     """
     from whoosh.index import EmptyIndexError, open_dir
@@ -372,8 +390,8 @@ def open_generation(index_dir: Path, retries: int = 8) -> Generation:
             whoosh_gen = reader.generation()
             if whoosh_gen is None:  # an empty index has no versioned reader
                 whoosh_gen = ix.latest_generation()
-            table = _load_table(gen_dir, whoosh_gen)
-            return Generation(gen_dir, ix, table, marker, reader)
+            table = _load_table(gen_dir, whoosh_gen) if load_table else None
+            return Generation(gen_dir, ix, table, marker, whoosh_gen, reader)
         except (OSError, EmptyIndexError, ValueError, KeyError) as e:
             # a writer switched generations or cleaned files under us: try again
             last = e
@@ -491,7 +509,9 @@ def _writer(ix: Any) -> Any:
     # No Whoosh WRITELOCK: kb.lock (held for the whole update) already keeps
     # writers out, and Whoosh leaks its lock when the writer's constructor
     # fails (a full disk), blocking every later writer in this process.
-    return ix.writer(limitmb=256, compound=False, _lk=False)
+    from .segwriter import KbSegmentWriter  # Whoosh's SegmentWriter, leaner (same files)
+
+    return KbSegmentWriter(ix, limitmb=256, compound=False, _lk=False)
 
 
 def _cancel(writer: Any) -> None:
@@ -587,23 +607,53 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
     table = FileTable(built=time.time(), updated=time.time())
     table.skipped = list(walk.skipped)
     ix = writer = None
+    par = None
     try:
+        from . import parallel as _parallel
+
         ix = create_in(str(gen_dir), make_schema())
         writer = _writer(ix)
         total = len(walk.files)
-        for f, item, reason in _load_all(walk.files, progress, 0, total):
-            if item is None:
-                table.skipped.append(Skipped(f.id, reason or "failed"))
-                continue
-            for p in item.passages:
-                writer.add_document(**passage_fields(p))
-            table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns, len(item.passages),
-                                          item.title, item.date, f.format)
-            (report.updated if f.id in old_table.files else report.added).append(f.id)
-            report.passages_added += len(item.passages)
+        workers = _parallel.workers_for(walk.files)
+        if workers > 1:
+            # workers load the files and write the segments (kb/parallel.py)
+            par = _parallel.ParallelLoad(str(gen_dir), walk.files, workers)
+            done, failed = 0, []
+            for f, summary, reason in par:
+                done += 1
+                if progress:
+                    progress(done, total, f.id)
+                if summary is None:
+                    failed.append(Skipped(f.id, reason or "failed"))
+                    continue
+                sha, n_passages, title, date = summary
+                table.files[f.id] = FileEntry(sha, f.size, f.mtime_ns, n_passages, title, date,
+                                              f.format)
+                report.passages_added += n_passages
+            report.added = [k for k in sorted(table.files) if k not in old_table.files]
+            report.updated = [k for k in sorted(table.files) if k in old_table.files]
+            table.skipped += sorted(failed, key=lambda s: s.id)  # file order, as serially
+        else:
+            for f, item, reason in _load_all(walk.files, progress, 0, total):
+                if item is None:
+                    table.skipped.append(Skipped(f.id, reason or "failed"))
+                    continue
+                for p in item.passages:
+                    writer.add_document(**passage_fields(p))
+                table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns,
+                                              len(item.passages), item.title, item.date,
+                                              f.format)
+                (report.updated if f.id in old_table.files else report.added).append(f.id)
+                report.passages_added += len(item.passages)
         _write_json_atomic(gen_dir / f"files-{ix.latest_generation() + 1}.json", table.to_json())
-        writer.commit()
+        if par is not None:
+            _parallel.commit(writer, par.segments)
+            par.close()
+        else:
+            writer.commit()
     except BaseException:
+        if par is not None:
+            par.close()  # stop the workers before their folder is removed
         _cancel(writer)
         if ix is not None:
             ix.close()
@@ -687,6 +737,23 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
     report.passages_total = sum(e.passages for e in new_table.files.values())
     report.documents_total = len(new_table.files)
     return report
+
+
+_UPDATED_RE = re.compile(rb'"updated":(-?[0-9.eE+-]+)\}\s*$')
+
+
+def table_updated(gen: Generation) -> float:
+    """When the index was last updated (the file table's ``updated``), read from the
+    end of the file table without parsing the whole of it."""
+    if gen._table is None:
+        path = gen.table_path()
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - 200))
+            m = _UPDATED_RE.search(f.read())
+        if m:
+            return float(m.group(1))
+    return gen.table.updated
 
 
 def _remove_stale_tables(gen_dir: Path) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .analysis import _TOKEN, iter_terms, query_terms, term
+from .analysis import _TOKEN, index_terms, iter_terms, query_terms, term
 from .errors import QueryError
 from .models import Hit, Passage, SearchResult, citation
 
@@ -66,7 +66,23 @@ class Filters:
     until: dt.date | None = None
 
 
+_PARSERS: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+
 def make_parser(schema: Any, group: str = "and") -> Any:
+    """The query parser for ``schema`` (built once per schema and group)."""
+    key = (id(schema), group)
+    hit = _PARSERS.get(key)
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_PARSERS) > 16:
+        _PARSERS.clear()
+    p = _make_parser(schema, group)
+    _PARSERS[key] = (schema, p)
+    return p
+
+
+def _make_parser(schema: Any, group: str) -> Any:
     from whoosh import qparser
     from whoosh.qparser.dateparse import DateParserPlugin
 
@@ -411,11 +427,14 @@ def search(
         q_and = q_or = Every()
     want = None if limit is None or group else offset + limit
 
-    and_results = searcher.search(q_and, limit=want, filter=filt)
+    # optimize=False: Whoosh's block skipping makes it count the matches in a second
+    # pass over every posting (len(results)); scoring them all in one pass is faster
+    and_results = searcher.search(q_and, limit=want, filter=filt, optimize=False)
     ranked: list[tuple[int, float]] = [(r.docnum, r.score) for r in and_results]
     total = len(and_results)
     if q_or != q_and:
         or_results = searcher.search(q_or, limit=None if want is None else want + len(ranked),
+                                     optimize=False,
                                      filter=filt)
         seen = {d for d, _ in ranked}
         ranked += [(r.docnum, r.score) for r in or_results if r.docnum not in seen]
@@ -457,8 +476,10 @@ def search(
 def make_hit(p: Passage, rank: int, score: float, hl_terms: set[str],
              words: Iterable[tuple[str, list[str]]], path_prefix: str, more: int = 0) -> Hit:
     snip, hl = snippet(p.text, hl_terms)
-    present = {t for t, _, _ in iter_terms(f"{p.text}\n{p.section}\n{p.title}")}
-    missing = tuple(w for w, ts in words if not all(t in present for t in ts))
+    missing: tuple[str, ...] = ()
+    if words:
+        present = set(index_terms(f"{p.text}\n{p.section}\n{p.title}"))
+        missing = tuple(w for w, ts in words if not all(t in present for t in ts))
     return Hit(
         rank=rank, score=round(float(score), 4), id=p.id, doc=p.doc, title=p.title,
         date=p.date, section=p.section, heading_path=p.heading_path,

@@ -125,15 +125,14 @@ def _fail_after(monkeypatch, target: object, name: str, n: int, exc: BaseExcepti
 ])
 def test_exception_while_writing_keeps_the_previous_index(tmp_path, monkeypatch, where,
                                                           rebuild):
-    from whoosh.writing import SegmentWriter
-
     from kb import readers
+    from kb.segwriter import KbSegmentWriter  # the writer kb uses (a Whoosh SegmentWriter)
 
     corpus, index, prev = _built(tmp_path)
     mutate(corpus, 1, fraction=0.5)
     with monkeypatch.context() as m:
         if where in ("add_document", "delete_by_term", "commit"):
-            _fail_after(m, SegmentWriter, where, 3 if where != "commit" else 0, Boom("injected"))
+            _fail_after(m, KbSegmentWriter, where, 3 if where != "commit" else 0, Boom("injected"))
         elif where == "file_table":
             _fail_after(m, kbindex, "_write_json_atomic", 0, Boom("injected"))
         elif where == "marker":
