@@ -216,8 +216,10 @@ class KnowledgeBase:
             return Staleness(deleted=sorted(table.files))
         files = walk(self.corpus).files
         p = _index.plan(files, table)
-        return Staleness(new=[f.id for f in p.add], changed=[f.id for f in p.change],
-                         deleted=p.remove)
+        # files the last update could not index are reported as skipped, not as new
+        failed = {s.id for s in table.skipped}
+        return Staleness(new=[f.id for f in p.add if f.id not in failed],
+                         changed=[f.id for f in p.change], deleted=p.remove)
 
     def quick_staleness(self) -> Staleness:
         """What ``kb search`` checks before searching, in a few milliseconds at any size.

@@ -181,3 +181,14 @@ def test_nested_md_fixture_is_searchable(tiny_corpus, tmp_path):
     assert hits[0].heading_path == ("Reporting", "Formal investigation")
     assert NESTED_MD  # fixture used
     kb.close()
+
+
+def test_a_file_that_failed_is_not_reported_as_new_forever(tiny_corpus, tmp_path):
+    (tiny_corpus / "broken.md").write_bytes(b"\x00\x01binary" * 50)
+    kb = make_kb(tmp_path)
+    r = kb.update()
+    assert [s.id for s in r.skipped] == ["broken.md"]
+    assert kb.staleness().count == 0
+    (tiny_corpus / "fresh.md").write_text("# Fresh\n\nA new file.\n")
+    assert kb.staleness().new == ["fresh.md"]
+    kb.close()
