@@ -25,7 +25,7 @@ EXIT_OK, EXIT_NO_RESULTS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 QUERY_HELP = """
 \b
 Query syntax:
-  bystander intervention        passages with both words rank first, then either
+  bystander intervention        as a phrase first, then both words, then either
   "bystander intervention"      exact phrase (quote it for the shell: '"..."')
   harassment OR abuse           either word
   harassment AND NOT online     AND, OR, NOT (capitals), brackets to group

@@ -212,6 +212,30 @@ def _required_nots(q: Any) -> Any:
     return q
 
 
+_PLAIN_QUERY = re.compile(r"^[\w'’/ -]+$")
+PHRASE_FIRST_MAX_WORDS = 6
+
+
+def phrase_query(schema: Any, words_text: str) -> Any:
+    """For a short query of plain words, the same words as an exact phrase (or None).
+
+    Passages holding the words as written rank above those holding them apart:
+    "prevent sexual exploitation and abuse" first finds the paragraph that says
+    exactly that.  Long natural-language queries (more than
+    :data:`PHRASE_FIRST_MAX_WORDS` words) are left alone.
+    """
+    words = words_text.split()
+    if not 2 <= len(words) <= PHRASE_FIRST_MAX_WORDS or not _PLAIN_QUERY.match(words_text):
+        return None
+    if any(w in _OPERATORS for w in words):
+        return None
+    try:
+        q = make_parser(schema, "and").parse('"' + " ".join(words) + '"')
+    except Exception:  # noqa: BLE001
+        return None
+    return None if _useless(q) else q
+
+
 def _balanced(text: str) -> bool:
     return text.count('"') % 2 == 0 and text.count("(") == text.count(")") and \
         text.count("[") == text.count("]")
@@ -432,6 +456,14 @@ def search(
     and_results = searcher.search(q_and, limit=want, filter=filt, optimize=False)
     ranked: list[tuple[int, float]] = [(r.docnum, r.score) for r in and_results]
     total = len(and_results)
+    q_phrase = phrase_query(schema, words_text) if total > 1 else None
+    if q_phrase is not None:
+        # tiers: the exact phrase, then every word, then some words
+        phrase_hits = [(r.docnum, r.score) for r in
+                       searcher.search(q_phrase, limit=want, filter=filt, optimize=False)]
+        if phrase_hits:
+            seen = {d for d, _ in phrase_hits}
+            ranked = phrase_hits + [(d, sc) for d, sc in ranked if d not in seen]
     if q_or != q_and:
         or_results = searcher.search(q_or, limit=None if want is None else want + len(ranked),
                                      optimize=False,

@@ -220,3 +220,22 @@ def test_fuzzy_distance_two_for_long_words_only(kb):
     assert kb.search("harasment~").hits
     assert not kb.search("UNXYZ~", limit=None).hits or True  # short words: distance 1
     assert kb.search("UNCX~", limit=None).hits  # UNCT at distance 1
+
+
+def test_short_query_exact_phrase_first(tmp_path):
+    from kb import KnowledgeBase
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    apart = "Abuse abuse abuse was reported; prevention work on sexual topics and abuse followed."
+    (corpus / "apart.md").write_text(f"# Apart\n\n{apart}\n", encoding="utf-8")
+    (corpus / "phrase.md").write_text(
+        "# Phrase\n\nThe plan sets out how to prevent sexual abuse in long field missions "
+        "with many partners involved over several years of work.\n", encoding="utf-8")
+    (corpus / "none.md").write_text("# None\n\nNothing relevant here.\n", encoding="utf-8")
+    with KnowledgeBase(corpus, tmp_path / "index") as kb:
+        kb.update()
+        hits = kb.search("sexual abuse").hits
+        assert [h.doc for h in hits] == ["phrase.md", "apart.md"]
+        # without the phrase tier the repeated words would win
+        assert kb.search("abuse").hits[0].doc == "apart.md"
