@@ -584,6 +584,15 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
     return report
 
 
+def _write_file(writer: Any, table: FileTable, f: SourceFile, item: Loaded) -> int:
+    """Add one loaded file's passages and its file-table entry; returns the passage count."""
+    for p in item.passages:
+        writer.add_document(**passage_fields(p))
+    table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns, len(item.passages),
+                                  item.title, item.date, f.format)
+    return len(item.passages)
+
+
 def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkResult,
              progress: Progress | None) -> IndexReport:
     from whoosh.index import create_in
@@ -638,13 +647,8 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
                 if item is None:
                     table.skipped.append(Skipped(f.id, reason or "failed"))
                     continue
-                for p in item.passages:
-                    writer.add_document(**passage_fields(p))
-                table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns,
-                                              len(item.passages), item.title, item.date,
-                                              f.format)
+                report.passages_added += _write_file(writer, table, f, item)
                 (report.updated if f.id in old_table.files else report.added).append(f.id)
-                report.passages_added += len(item.passages)
         _write_json_atomic(gen_dir / f"files-{ix.latest_generation() + 1}.json", table.to_json())
         if par is not None:
             _parallel.commit(writer, par.segments)
@@ -717,13 +721,8 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
                 if f.id in changed_ids:
                     report.removed.append(f.id)
                 continue
-            for passage in item.passages:
-                writer.add_document(**passage_fields(passage))
-            new_table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns,
-                                              len(item.passages), item.title, item.date,
-                                              f.format)
+            report.passages_added += _write_file(writer, new_table, f, item)
             (report.updated if f.id in changed_ids else report.added).append(f.id)
-            report.passages_added += len(item.passages)
         _write_json_atomic(gen.dir / f"files-{ix.latest_generation() + 1}.json",
                            new_table.to_json())
         writer.commit()
