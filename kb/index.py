@@ -462,14 +462,6 @@ def load_file(f: SourceFile) -> Loaded:
     return readers.load(f)
 
 
-class _Staged:
-    """Files loaded for one update, in order, with failures recorded."""
-
-    def __init__(self) -> None:
-        self.loaded: list[Loaded] = []
-        self.failed: list[Skipped] = []
-
-
 def _load_all(files: list[SourceFile], progress: Progress | None, done0: int,
               total: int) -> Iterator[tuple[SourceFile, Loaded | None, str | None]]:
     done = done0

@@ -7,7 +7,6 @@ importing Rich (a one-shot ``kb search | less`` does not pay for it).
 
 from __future__ import annotations
 
-import datetime as dt
 import textwrap
 from typing import IO, Any
 
@@ -154,7 +153,3 @@ def docs_text(docs: list[DocumentInfo]) -> str:
         lines.append(f"{d.title}\n   {d.date or '(no date)'} · {_plural(d.passages, 'passage')}"
                      f" · {d.path}")
     return "\n".join(lines)
-
-
-def iso_now() -> str:
-    return dt.datetime.now().isoformat(timespec="seconds")
