@@ -123,14 +123,17 @@ class KnowledgeBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self) -> tuple[_index.Generation, Any]:
+    def _open(self, ranker: bool = False) -> tuple[_index.Generation, Any]:
+        """The open generation and its searcher; ``ranker``: with the array ranker."""
+        ranker = ranker and os.environ.get("KB_RANKER", "arrays") != "whoosh"
         if self._searcher is not None and self._gen is not None:
-            if self._searcher.up_to_date():
+            if self._searcher.up_to_date() and (self._gen.ranker is not None or not ranker):
                 return self._gen, self._searcher
             self.close()
-        from .search import weighting
+        from .search import B, K1, weighting
 
-        gen = _index.open_generation(self.index, load_table=False)
+        gen = _index.open_generation(self.index, load_table=False,
+                                     ranker=(K1, B) if ranker else None)
         self._gen, self._searcher = gen, gen.searcher(weighting=weighting())
         return gen, self._searcher
 
@@ -153,10 +156,11 @@ class KnowledgeBase:
         """Ranked passages for ``query``.  ``limit=None`` returns every match."""
         from .search import Filters, search
 
-        _, searcher = self._open()
+        gen, searcher = self._open(ranker=True)
         return search(searcher, query, limit=limit, offset=offset,
                       filters=Filters(doc=doc, section=section, since=since, until=until),
-                      group=group, path_prefix=display_prefix(self.corpus))
+                      group=group, path_prefix=display_prefix(self.corpus),
+                      ranker=gen.ranker)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""

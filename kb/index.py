@@ -58,7 +58,7 @@ from .errors import (
 from .models import IndexReport, Passage, Skipped, SourceFile
 
 #: Bump when the schema, the analysis or the passage rules change.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 _GEN_DIR = re.compile(r"^g\d{6}$")
@@ -315,6 +315,7 @@ class Generation:
     whoosh_gen: int = 0
 
     reader: Any = None  #: the Whoosh reader of exactly this generation
+    ranker: Any = None  #: the array ranker over this reader (:mod:`kb.ranker`), if opened
 
     @property
     def table(self) -> FileTable:
@@ -367,10 +368,13 @@ def _load_table(gen_dir: Path, whoosh_gen: int) -> FileTable:
         return FileTable.from_json(json.load(f))
 
 
-def open_generation(index_dir: Path, retries: int = 8, load_table: bool = True) -> Generation:
+def open_generation(index_dir: Path, retries: int = 8, load_table: bool = True,
+                    ranker: tuple[float, float] | None = None) -> Generation:
     """Open the current generation for reading, retrying across a concurrent switch.
 
     :param load_table: read the file table now (else on first use, see :class:`Generation`).
+    :param ranker: ``(K1, B)``: also open the ranking arrays (:mod:`kb.ranker`), with the
+        Whoosh files, so that a writer removing files later cannot take them away.
     :raises IndexMissing: no index has been built yet.
     """
     from whoosh.index import EmptyIndexError, open_dir
@@ -391,7 +395,14 @@ def open_generation(index_dir: Path, retries: int = 8, load_table: bool = True) 
             if whoosh_gen is None:  # an empty index has no versioned reader
                 whoosh_gen = ix.latest_generation()
             table = _load_table(gen_dir, whoosh_gen) if load_table else None
-            return Generation(gen_dir, ix, table, marker, whoosh_gen, reader)
+            rk = None
+            if ranker is not None:
+                from .ranker import Ranker
+
+                # arrays missing after every retry: derive them from Whoosh (slow, rare)
+                rk = Ranker(reader, str(gen_dir), *ranker,
+                            derive_missing=attempt == retries - 1)
+            return Generation(gen_dir, ix, table, marker, whoosh_gen, reader, rk)
         except (OSError, EmptyIndexError, ValueError, KeyError) as e:
             # a writer switched generations or cleaned files under us: try again
             last = e

@@ -431,6 +431,7 @@ def search(
     filters: Filters | None = None,
     group: bool = False,
     path_prefix: str = "",
+    ranker: Any = None,
 ) -> SearchResult:
     """Run a query and return ranked hits.  ``limit=None`` returns every match."""
     t0 = time.perf_counter()
@@ -450,7 +451,41 @@ def search(
 
         q_and = q_or = Every()
     want = None if limit is None or group else offset + limit
+    ranked: list[tuple[int, float]] | None = None
+    more: dict[int, int] = {}
+    if ranker is not None:
+        from .ranker import Unsupported, rank
 
+        try:
+            ranked, total, more = rank(ranker, searcher, q_and, q_or,
+                                       phrase_query(schema, words_text), filt, want, group)
+        except Unsupported:
+            ranked = None
+    if ranked is None:
+        ranked, total, more = _rank_whoosh(searcher, schema, words_text, q_and, q_or, filt,
+                                           want, group)
+    hl_terms = _highlight_terms(q_or, searcher.reader())
+    words = _query_word_terms(text)
+    page = ranked[offset:] if limit is None else ranked[offset: offset + limit]
+    hits = []
+    for i, (docnum, score) in enumerate(page, start=offset + 1):
+        stored = searcher.stored_fields(docnum)
+        from .index import passage_from_stored
+
+        p = passage_from_stored(stored)
+        hits.append(make_hit(p, i, score, hl_terms, words, path_prefix, more.get(docnum, 0)))
+    suggestion = None
+    if total == 0:
+        suggestion = suggest(searcher, text)
+    return SearchResult(query=text, total=total, hits=tuple(hits),
+                        elapsed=time.perf_counter() - t0, offset=offset,
+                        suggestion=suggestion, grouped=group)
+
+
+def _rank_whoosh(searcher: Any, schema: Any, words_text: str, q_and: Any, q_or: Any,
+                 filt: Any, want: int | None, group: bool
+                 ) -> tuple[list[tuple[int, float]], int, dict[int, int]]:
+    """The tiers ranked by Whoosh's scorer (for queries the array ranker does not take)."""
     # optimize=False: Whoosh's block skipping makes it count the matches in a second
     # pass over every posting (len(results)); scoring them all in one pass is faster
     and_results = searcher.search(q_and, limit=want, filter=filt, optimize=False)
@@ -471,9 +506,6 @@ def search(
         seen = {d for d, _ in ranked}
         ranked += [(r.docnum, r.score) for r in or_results if r.docnum not in seen]
         total = len(or_results)
-
-    hl_terms = _highlight_terms(q_or, searcher.reader())
-    words = _query_word_terms(text)
     more: dict[int, int] = {}
     if group:
         by_doc: dict[str, int] = {}
@@ -489,20 +521,7 @@ def search(
             grouped.append((docnum, score))
         ranked = grouped
         total = len(grouped)
-    page = ranked[offset:] if limit is None else ranked[offset: offset + limit]
-    hits = []
-    for i, (docnum, score) in enumerate(page, start=offset + 1):
-        stored = searcher.stored_fields(docnum)
-        from .index import passage_from_stored
-
-        p = passage_from_stored(stored)
-        hits.append(make_hit(p, i, score, hl_terms, words, path_prefix, more.get(docnum, 0)))
-    suggestion = None
-    if total == 0:
-        suggestion = suggest(searcher, text)
-    return SearchResult(query=text, total=total, hits=tuple(hits),
-                        elapsed=time.perf_counter() - t0, offset=offset,
-                        suggestion=suggestion, grouped=group)
+    return ranked, total, more
 
 
 def make_hit(p: Passage, rank: int, score: float, hl_terms: set[str],

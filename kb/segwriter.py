@@ -23,22 +23,25 @@ spelling fields) goes through Whoosh's own code.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.writing import SegmentWriter
 
+from . import rankarrays
 from .analysis import KbAnalyzer, index_terms
 
 _ENC_ONE: dict[int, bytes] = {}
 
 
-def _positions_postings(value: str, fmt: Any) -> list[tuple[bytes, int, float, bytes]]:
-    """``(term bytes, freq, weight, encoded positions)`` per distinct term, as
+def _positions_postings(terms: list[str], fmt: Any) -> list[tuple[bytes, int, float, bytes]]:
+    """``(term bytes, freq, weight, encoded positions)`` per distinct term of ``terms``
+    (a field's :func:`~kb.analysis.index_terms`), as
     :meth:`whoosh.formats.Positions.word_values` gives them for this analyzer."""
     poses: dict[str, Any] = {}
-    for i, t in enumerate(index_terms(value)):
+    for i, t in enumerate(terms):
         p = poses.get(t)
         if p is None:
             poses[t] = i
@@ -222,14 +225,22 @@ class TermPool:
 
 
 class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
+    """Whoosh's segment writer, leaner, and writing the segment's ranking arrays
+    (:mod:`kb.rankarrays`) beside it, for added documents and merged segments alike."""
+
     def __init__(self, ix: Any, limitmb: int = 128, **kwargs: Any) -> None:
         super().__init__(ix, limitmb=limitmb, **kwargs)
         self.pool = TermPool(self._tempstorage, limitmb)
+        self.arrays = rankarrays.Builder()
+        self._parts = 0  # part files written so far
+        self._part_base = self.docnum
+        self._merged: list[tuple[Any, int]] = []  # (segment, first docnum) merged in
 
     def add_document(self, **fields: Any) -> None:
         if any(name.startswith("_") for name in fields):
             # boosts and custom stored values: Whoosh's general path
             super().add_document(**fields)
+            self._add_arrays(fields, {})
             return
         self._check_state()
         schema = self.schema
@@ -240,6 +251,7 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
         docnum = self.docnum
         size = 0
         pending: list[tuple[str, Any]] = []
+        analysed: dict[str, list[str]] = {}
         pdw.start_doc(docnum)
         try:
             for fieldname in fieldnames:
@@ -254,7 +266,8 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
                     fmt = field.format
                     if (type(fmt) is formats.Positions and isinstance(value, str)
                             and isinstance(field.analyzer, KbAnalyzer)):
-                        items = _positions_postings(value, fmt)
+                        terms = analysed[fieldname] = index_terms(value)
+                        items = _positions_postings(terms, fmt)
                     else:
                         items = list(field.index(value))
                     if field.scorable:
@@ -267,6 +280,7 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
         except _General:
             pdw.cancel_doc()
             super().add_document(**fields)
+            self._add_arrays(fields, {})
             return
         except ValueError:
             pdw.cancel_doc()
@@ -291,8 +305,70 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
             pool.save()
         self._added = True
         self.docnum += 1
+        self._add_arrays(fields, analysed)
+
+    # -- ranking arrays ------------------------------------------------------
+
+    def _add_arrays(self, fields: dict[str, Any], analysed: dict[str, list[str]]) -> None:
+        terms = {}
+        for f in rankarrays.FIELDS:
+            ts = analysed.get(f)
+            if ts is None:
+                value = fields.get(f)
+                ts = index_terms(value) if isinstance(value, str) else []
+            terms[f] = ts
+        b = self.arrays
+        b.add(terms, fields.get("doc") or "", fields.get("date"))
+        if b.ntokens > rankarrays.PART_TOKENS:
+            self._write_part(b.table())
+
+    def _write_part(self, table: Any) -> None:
+        seg = self.newsegment.segment_id()
+        path = os.path.join(self.storage.folder,
+                            rankarrays.part_name(seg, self._parts))
+        rankarrays.write_part(path, table, seg, self._parts, self._part_base)
+        self._parts += 1
+        self._part_base += table.ndocs
+
+    def add_reader(self, reader: Any) -> None:
+        """Merging a segment (Whoosh's merge policy on commit): its arrays follow."""
+        self._merged.append((reader.segment(), self.docnum))
+        super().add_reader(reader)
+
+    def _merged_tables(self) -> list[Any]:
+        import numpy as np
+
+        out = []
+        names = os.listdir(self.storage.folder)
+        for seg, _base in self._merged:
+            n = seg.doc_count_all()
+            parts = rankarrays.open_segment(self.storage.folder, seg.segment_id(), n, names)
+            if parts is None:
+                from whoosh.reading import SegmentReader
+
+                r = SegmentReader(self.storage, self.schema, seg)
+                try:
+                    table = rankarrays.table_from_reader(r)
+                finally:
+                    r.close()
+            else:
+                table = rankarrays.concat([p.table() for p in parts])
+            keep = np.ones(n, bool)
+            for d in seg.deleted_docs():
+                keep[d] = False
+            out.append(rankarrays.subset(table, keep))
+        return out
+
+    def _flush_arrays(self) -> None:
+        tables = []
+        if self.arrays.ndocs:
+            tables.append(self.arrays.table())
+        tables += self._merged_tables()
+        if tables:
+            self._write_part(rankarrays.concat(tables))
 
     def _flush_segment(self) -> None:
+        self._flush_arrays()
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         lengths = _Lengths(pdr, self.docnum) if pdr is not None else None

@@ -1,0 +1,451 @@
+"""The array ranker: true BM25F over the ranking arrays, with numpy.
+
+Whoosh parses the query (phrases, ``AND``/``OR``/``NOT``, wildcards, fuzzy
+words, field filters); :class:`Ranker` evaluates the parsed query over the
+ranking arrays of :mod:`kb.rankarrays` instead of Whoosh's per-posting
+Python scorer:
+
+* **True BM25F.**  For each query term, each field's term frequency is
+  weighted (the query's field boosts) and length-normalised,
+  ``tf_f * w_f / (1 - B + B * len_f / avglen_f)``, summed across text,
+  section and title, and then saturated once:
+  ``idf * tf~ * (K1 + 1) / (K1 + tf~)``, with the Robertson idf
+  ``log(1 + (N - df + 0.5) / (df + 0.5))`` over the live passages of the
+  whole index (``df`` counts passages holding the term in any field searched).
+* **Boolean structure** as masks over every passage number: ``And``, ``Or``,
+  ``Not``, ``AndNot``, ``AndMaybe``, ``Require``; a node's score is the sum of
+  its matching children's scores, as in Whoosh.
+* **Phrases** are verified on candidates only: the passages holding every
+  word, then positions compared with sorted-array intersections.
+* **Filters and deleted passages** are masks; top-k is a partial sort.
+
+A query holding something the ranker does not evaluate (``~`` slop phrases,
+span queries, ranges in the ranked part) raises :class:`Unsupported`, and
+the caller ranks it with Whoosh instead.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS here: skip its thread pool
+
+import numpy as np  # noqa: E402
+
+from . import rankarrays  # noqa: E402
+
+
+class Unsupported(Exception):
+    """A query node the array ranker does not evaluate."""
+
+
+class Ranker:
+    """The ranking arrays of every segment of one open Whoosh reader.
+
+    Global passage numbers are Whoosh's: a segment's base plus its local numbers.
+    """
+
+    def __init__(self, reader: Any, folder: str, k1: float, b: float,
+                 derive_missing: bool = True) -> None:
+        self.k1, self.b = k1, b
+        self.reader = reader
+        names = os.listdir(folder)
+        self.parts: list[tuple[rankarrays.Part, int]] = []
+        self.n = reader.doc_count_all()
+        self.live = np.ones(self.n, bool)
+        for leaf, base in reader.leaf_readers():
+            seg = leaf.segment()
+            if seg is None:
+                raise Unsupported("not a segment reader")
+            count = leaf.doc_count_all()
+            parts = rankarrays.open_segment(folder, seg.segment_id(), count, names)
+            if parts is None:  # missing or stale: derive them from Whoosh (slow, rare)
+                if not derive_missing:
+                    raise FileNotFoundError(f"ranking arrays of {seg.segment_id()} missing")
+                parts = [rankarrays.Part.from_table(rankarrays.table_from_reader(leaf),
+                                                    seg.segment_id())]
+            for p in parts:
+                self.parts.append((p, base + p.base))
+            deleted = list(seg.deleted_docs()) if seg.has_deletions() else []
+            if deleted:
+                self.live[np.asarray(deleted, np.int64) + base] = False
+        self.n_live = int(self.live.sum())
+        self._inv_norm: dict[str, Any] = {}
+        self._docord: Any = None
+        self._docnames: list[str] | None = None
+        self._date: Any = None
+
+    # -- per-passage arrays, concatenated on first use -------------------------
+
+    def _concat(self, name: str, dtype: Any) -> Any:
+        out = np.empty(self.n, dtype)
+        for p, base in self.parts:
+            out[base:base + p.docs] = p.a[name]
+        return out
+
+    def inv_norm(self, field: str) -> Any:
+        """``1 / (1 - B + B * len / avglen)`` per passage, for ``field``."""
+        v = self._inv_norm.get(field)
+        if v is None:
+            length = self._concat(f"{field}.len", np.float32)
+            live_len = length[self.live]
+            avg = float(live_len.mean()) if len(live_len) else 0.0
+            if avg <= 0:
+                v = np.ones(self.n, np.float32)
+            else:
+                v = (1.0 / ((1.0 - self.b) + self.b * length / np.float32(avg))).astype(
+                    np.float32)
+            self._inv_norm[field] = v
+        return v
+
+    def docord(self) -> tuple[Any, list[str]]:
+        """Per passage, an index into :meth:`docnames` order (the document ids)."""
+        if self._docord is None:
+            names: dict[str, int] = {}
+            out = np.empty(self.n, np.int32)
+            for p, base in self.parts:
+                m = np.array([names.setdefault(nm, len(names)) for nm in p.docnames()]
+                             or [0], np.int32)
+                out[base:base + p.docs] = m[p.a["docord"]] if p.docs else 0
+            self._docord = out
+            self._docnames = sorted(names, key=names.__getitem__)
+        return self._docord, self._docnames  # type: ignore[return-value]
+
+    def dates(self) -> Any:
+        if self._date is None:
+            self._date = self._concat("date", np.int32)
+        return self._date
+
+    # -- terms ------------------------------------------------------------------
+
+    def _lookup(self, term: bytes) -> list[tuple[rankarrays.Part, int, int]]:
+        out = []
+        for p, base in self.parts:
+            i = p.term_index(term)
+            if i >= 0:
+                out.append((p, base, i))
+        return out
+
+
+class Result:
+    """A node's passages (``mask``) and their scores (0 outside the mask)."""
+
+    __slots__ = ("mask", "score")
+
+    def __init__(self, mask: Any, score: Any) -> None:
+        self.mask = mask
+        self.score = score
+
+
+class Evaluation:
+    """One search: evaluates query trees over a :class:`Ranker`, sharing work
+    between them (the phrase, all-words and any-word tiers score the same terms)."""
+
+    def __init__(self, rk: Ranker, searcher: Any) -> None:
+        self.rk = rk
+        self.searcher = searcher
+        self._terms: dict[tuple[bytes, tuple[tuple[str, float], ...]], Result] = {}
+        self._lookups: dict[bytes, list[tuple[rankarrays.Part, int, int]]] = {}
+        self._acc: Any = None
+
+    # -- scoring ----------------------------------------------------------------
+
+    def _parts_of(self, term: bytes) -> list[tuple[rankarrays.Part, int, int]]:
+        hit = self._lookups.get(term)
+        if hit is None:
+            hit = self._lookups[term] = self.rk._lookup(term)
+        return hit
+
+    def term(self, text: bytes, weights: dict[str, float]) -> Result:
+        """BM25F of one term over the weighted fields."""
+        key = (text, tuple(sorted(weights.items())))
+        hit = self._terms.get(key)
+        if hit is not None:
+            return hit
+        rk = self.rk
+        n = rk.n
+        mask = np.zeros(n, bool)
+        score = np.zeros(n, np.float32)
+        touched = []
+        if self._acc is None:
+            self._acc = np.zeros(n, np.float32)
+        acc = self._acc
+        found = self._parts_of(text)
+        for f, w in weights.items():
+            if w <= 0:
+                continue
+            inv = None
+            for p, base, i in found:
+                docs, tf = p.postings(f, i)
+                if not len(docs):
+                    continue
+                if inv is None:
+                    inv = rk.inv_norm(f)
+                g = docs.astype(np.int64) + base
+                acc[g] += np.float32(w) * tf.astype(np.float32) * inv[g]
+                touched.append(g)
+        if touched:
+            u = np.concatenate(touched) if len(touched) > 1 else touched[0]
+            vals = acc[u]
+            acc[u] = 0
+            mask[u] = True
+            mask &= rk.live
+            df = int(np.count_nonzero(mask))
+            if df:
+                idf = math.log(1.0 + (rk.n_live - df + 0.5) / (df + 0.5))
+                k1 = rk.k1
+                score[u] = (idf * (k1 + 1.0)) * vals / (k1 + vals)
+                score[~mask] = 0
+        r = Result(mask, score)
+        self._terms[key] = r
+        return r
+
+    def phrase(self, field: str, words: list[bytes], boost: float) -> Result:
+        """Passages holding ``words`` next to each other in ``field``."""
+        rk = self.rk
+        mask = np.zeros(rk.n, bool)
+        if not words:
+            return Result(mask, np.zeros(rk.n, np.float32))
+        found = [{id(p): i for p, _, i in self._parts_of(w)} for w in words]
+        for p, base in rk.parts:
+            idx = [f.get(id(p), -1) for f in found]
+            if min(idx) < 0:
+                continue
+            post = [p.positions(field, i) for i in idx]
+            cand = post[0][0]
+            for docs, _, _ in post[1:]:
+                cand = np.intersect1d(cand, docs, assume_unique=True)
+                if not len(cand):
+                    break
+            if not len(cand):
+                continue
+            keys = None
+            shift = np.int64(1 << 32)
+            for k, (docs, tf, pos) in enumerate(post):
+                j = np.searchsorted(docs, cand)
+                tf64 = tf.astype(np.int64)
+                csum = np.zeros(len(tf64) + 1, np.int64)
+                np.cumsum(tf64, out=csum[1:])
+                at = rankarrays._ranges(csum[j], tf64[j])
+                which = np.repeat(np.arange(len(cand), dtype=np.int64), tf64[j])
+                kk = which * shift + (pos[at].astype(np.int64) - k)
+                keys = kk if keys is None else np.intersect1d(keys, kk)
+                if not len(keys):
+                    break
+            if keys is not None and len(keys):
+                hit = cand[np.unique(keys // shift)]
+                mask[hit.astype(np.int64) + base] = True
+        mask &= rk.live
+        score = np.zeros(rk.n, np.float32)
+        for w in words:
+            score += self.term(w, {field: boost}).score
+        score[~mask] = 0
+        return Result(mask, score)
+
+    # -- query trees ------------------------------------------------------------
+
+    def evaluate(self, q: Any) -> Result:
+        from whoosh import query as Q
+
+        rk = self.rk
+        t = type(q)
+        if t is Q.Term:
+            if q.fieldname not in rankarrays.FIELDS:
+                return self._whoosh(q)
+            return self.term(_b(q.text), {q.fieldname: q.boost})
+        if t is Q.Or or t is Q.DisjunctionMax:
+            if t is Q.DisjunctionMax:
+                raise Unsupported("DisjunctionMax")
+            groups = self._term_groups(q.subqueries)
+            results = [self.term(text, w) for text, w in groups[0].items()]
+            results += [self.evaluate(c) for c in groups[1]]
+            return _or(results, rk.n)
+        if t is Q.And:
+            pos = [self.evaluate(c) for c in q.subqueries if not isinstance(c, Q.Not)]
+            neg = [self.evaluate(c.query) for c in q.subqueries if isinstance(c, Q.Not)]
+            if not pos:
+                mask = rk.live.copy()
+                score = np.zeros(rk.n, np.float32)
+            else:
+                mask = pos[0].mask.copy()
+                for r in pos[1:]:
+                    mask &= r.mask
+                score = pos[0].score.copy()
+                for r in pos[1:]:
+                    score += r.score
+            for r in neg:
+                mask &= ~r.mask
+            score[~mask] = 0
+            return Result(mask, score)
+        if t is Q.Not:
+            inner = self.evaluate(q.query)
+            return Result(rk.live & ~inner.mask, np.zeros(rk.n, np.float32))
+        if t is Q.AndNot:
+            a, b = self.evaluate(q.a), self.evaluate(q.b)
+            mask = a.mask & ~b.mask
+            score = a.score.copy()
+            score[~mask] = 0
+            return Result(mask, score)
+        if t is Q.AndMaybe:
+            a, b = self.evaluate(q.a), self.evaluate(q.b)
+            score = a.score + b.score
+            score[~a.mask] = 0
+            return Result(a.mask, score)
+        if t is Q.Require:
+            a, b = self.evaluate(q.a), self.evaluate(q.b)
+            mask = a.mask & b.mask
+            score = a.score.copy()
+            score[~mask] = 0
+            return Result(mask, score)
+        if t is Q.Phrase:
+            if q.fieldname not in rankarrays.FIELDS:
+                return self._whoosh(q)
+            if q.slop != 1:
+                raise Unsupported("phrase with slop")
+            return self.phrase(q.fieldname, [_b(w) for w in q.words], q.boost)
+        if t is Q.Every:
+            return Result(rk.live.copy(), np.zeros(rk.n, np.float32))
+        if q is Q.NullQuery or t is type(Q.NullQuery):
+            return Result(np.zeros(rk.n, bool), np.zeros(rk.n, np.float32))
+        if t is Q.DateRange and q.fieldname == "date":
+            return self._dates(q)
+        if isinstance(q, Q.MultiTerm) and not isinstance(q, Q.ranges.RangeMixin):
+            if q.field() not in rankarrays.FIELDS:
+                return self._whoosh(q)
+            return _or([self.term(text, w) for text, w in
+                        self._term_groups([q])[0].items()], rk.n)
+        raise Unsupported(type(q).__name__)
+
+    def _term_groups(self, subqueries: list[Any]) -> tuple[dict[bytes, dict[str, float]],
+                                                            list[Any]]:
+        """Term-like children of an ``Or`` grouped by term text (one BM25F term each,
+        whatever fields they name), and the other children."""
+        from whoosh import query as Q
+
+        groups: dict[bytes, dict[str, float]] = {}
+        rest = []
+        reader = self.searcher.reader()
+        for c in subqueries:
+            t = type(c)
+            if t is Q.Term and c.fieldname in rankarrays.FIELDS:
+                w = groups.setdefault(_b(c.text), {})
+                w[c.fieldname] = w.get(c.fieldname, 0.0) + c.boost
+            elif (isinstance(c, Q.MultiTerm) and not isinstance(c, Q.ranges.RangeMixin)
+                  and c.field() in rankarrays.FIELDS):
+                for text in c._btexts(reader):
+                    w = groups.setdefault(_b(text), {})
+                    w[c.field()] = w.get(c.field(), 0.0) + c.boost
+            else:
+                rest.append(c)
+        return groups, rest
+
+    def _dates(self, q: Any) -> Result:
+        """``date`` ranges from the per-passage dates (day precision, as kb stores them)."""
+        import datetime as dt
+
+        rk = self.rk
+        days = rk.dates()
+        mask = days != rankarrays.NO_DATE
+        start, end = q.startdate, q.enddate
+        if start is not None:
+            lo = rankarrays.date_days(start)
+            if (isinstance(start, dt.datetime) and start.time() != dt.time.min) or \
+                    q.startexcl:
+                lo += 1
+            mask &= days >= lo
+        if end is not None:
+            hi = rankarrays.date_days(end)
+            if q.endexcl and not (isinstance(end, dt.datetime) and end.time() != dt.time.min):
+                hi -= 1
+            mask &= days <= hi
+        mask &= rk.live
+        return Result(mask, np.zeros(rk.n, np.float32))
+
+    def _whoosh(self, q: Any) -> Result:
+        """A node over a field the arrays do not hold (``doc``, ``date``, ``symbol``,
+        ``id``): its passages from Whoosh, unscored (these are filters)."""
+        rk = self.rk
+        mask = np.zeros(rk.n, bool)
+        ids = np.fromiter(q.docs(self.searcher), np.int64)
+        if len(ids):
+            mask[ids] = True
+        mask &= rk.live
+        return Result(mask, np.zeros(rk.n, np.float32))
+
+
+def _b(text: Any) -> bytes:
+    return text if isinstance(text, bytes) else str(text).encode("utf-8")
+
+
+def _or(results: list[Result], n: int) -> Result:
+    if not results:
+        return Result(np.zeros(n, bool), np.zeros(n, np.float32))
+    if len(results) == 1:
+        return results[0]
+    mask = results[0].mask.copy()
+    score = results[0].score.copy()
+    for r in results[1:]:
+        mask |= r.mask
+        score += r.score
+    return Result(mask, score)
+
+
+def top(order_key: Any, candidates: Any, want: int | None) -> Any:
+    """``candidates`` (passage numbers) by ``order_key`` descending, ties by number;
+    only the first ``want`` when given."""
+    if want is not None and want < len(candidates):
+        keys = order_key[candidates]
+        sel = np.argpartition(-keys, want - 1)[:want]
+        # include every candidate tied with the cut-off, so ties break by number
+        cut = keys[sel].min()
+        tied = np.flatnonzero(keys >= cut)
+        candidates = candidates[tied]
+    keys = order_key[candidates]
+    order = np.lexsort((candidates, -keys))
+    out = candidates[order]
+    return out if want is None else out[:want]
+
+
+def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,
+         want: int | None, group: bool) -> tuple[list[tuple[int, float]], int, dict[int, int]]:
+    """The tiers of :func:`kb.search.search` in one pass over the arrays.
+
+    Passages holding the words as an exact phrase (``q_phrase``, when given and
+    when more than one passage holds every word), then those holding every word
+    (``q_and``), then those holding some (``q_or``); by BM25F score within a
+    tier, ties by passage number.  Returns ``(ranked, total, more)``: the first
+    ``want`` ``(passage number, score)`` pairs (every one when ``want`` is None),
+    the number of matches, and with ``group`` the number of further matches per
+    document's best passage.
+    """
+    ev = Evaluation(rk, searcher)
+    fmask = rk.live if filt is None else ev.evaluate(filt).mask
+    r_or = ev.evaluate(q_or)
+    mask_or = r_or.mask & fmask
+    score = r_or.score
+    if q_and is q_or or q_and == q_or:
+        mask_and = mask_or
+    else:
+        mask_and = ev.evaluate(q_and).mask & fmask
+    key = score.astype(np.float64)
+    key[mask_and] += 1e7
+    if q_phrase is not None and np.count_nonzero(mask_and) > 1:
+        mask_ph = ev.evaluate(q_phrase).mask & fmask & mask_and
+        key[mask_ph] += 1e7
+    candidates = np.flatnonzero(mask_or)
+    total = len(candidates)
+    more: dict[int, int] = {}
+    if group:
+        order = top(key, candidates, None)
+        docord, _ = rk.docord()
+        _, first, counts = np.unique(docord[order], return_index=True, return_counts=True)
+        pick = np.argsort(first, kind="stable")
+        order = order[first[pick]]
+        extra = counts[pick] - 1
+        more = dict(zip(order.tolist(), extra.tolist()))
+        total = len(order)
+    else:
+        order = top(key, candidates, want)
+    return list(zip(order.tolist(), score[order].tolist())), total, more

@@ -1,0 +1,173 @@
+"""The array ranker finds exactly what Whoosh finds, and its arrays follow every update."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb import KnowledgeBase
+from kb import index as _index
+from kb import rankarrays
+from kb.search import B, K1
+
+from .conftest import SAMPLE
+
+QUERIES = [
+    "harassment", "bystander intervention", '"zero tolerance"', "interven*", "wom?n",
+    "harrasment~", "harassment -online", "harassment NOT online", "title:tolerance",
+    'section:"closing remarks"', "harassment OR abuse", "(bystander OR peer) AND training",
+    "date:2022 harassment", "doc:guides* reporting", "prevention AND NOT training",
+    "sexual harassment in the workplace and how bystanders can intervene safely",
+    '"sexual harassment" policy', "peer-to-peer", "victim/survivor", "Task Force's",
+    "ST/SGB/2003/13", "date:[2021 to 2022]", "a*", "harassment ANDMAYBE online",
+]
+
+
+def _ids(kb: KnowledgeBase, q: str, **kw) -> tuple[int, set[str]]:
+    r = kb.search(q, limit=None, **kw)
+    return r.total, {h.id for h in r.hits}
+
+
+@pytest.fixture()
+def built(tiny_corpus: Path, tmp_path: Path):
+    kb = KnowledgeBase(tiny_corpus, tmp_path / "index")
+    kb.update()
+    yield kb
+    kb.close()
+
+
+def test_array_ranker_matches_exactly_what_whoosh_matches(built, monkeypatch):
+    for q in QUERIES:
+        for kw in ({}, {"section": "remarks"}, {"doc": "peer"}):
+            monkeypatch.setenv("KB_RANKER", "arrays")
+            built.close()
+            arrays = _ids(built, q, **kw)
+            monkeypatch.setenv("KB_RANKER", "whoosh")
+            built.close()
+            whoosh = _ids(built, q, **kw)
+            assert arrays == whoosh, (q, kw)
+
+
+def test_the_array_ranker_is_the_one_used(built):
+    gen, _ = built._open(ranker=True)
+    assert gen.ranker is not None
+    assert gen.ranker.n == sum(d.passages for d in built.documents())  # every passage
+
+
+def test_true_bm25f_score_of_one_term_by_hand(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Alpha report\n\n" + "alpha beta gamma delta. " * 12)
+    (corpus / "b.md").write_text("# Other\n\n" + "beta gamma delta epsilon zeta. " * 10)
+    kb = KnowledgeBase(corpus, tmp_path / "ix")
+    kb.update()
+    r = kb.search("alpha", limit=5)
+    assert [h.doc for h in r.hits] == ["a.md"]
+    rk = kb._gen.ranker
+    # alpha: 12 times in a's text (48 words), once in its title (2 words)
+    n, df = 2, 1
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    avg_text, avg_title = (48 + 50) / 2, (2 + 1) / 2
+    tf = 12 / ((1 - B) + B * 48 / avg_text) + 0.3 * 1 / ((1 - B) + B * 2 / avg_title)
+    expect = idf * tf * (K1 + 1) / (K1 + tf)
+    assert r.hits[0].score == pytest.approx(expect, rel=1e-4)
+    assert rk.n_live == 2
+    kb.close()
+
+
+def _postings(index_dir: Path) -> dict[tuple[str, str, str], tuple[int, tuple[int, ...]]]:
+    """Every posting of the index's ranking arrays, keyed by (field, term, passage id)."""
+    gen = _index.open_generation(index_dir, ranker=(K1, B))
+    rk = gen.ranker
+    ids = {}
+    for d in range(rk.n):
+        if rk.live[d]:
+            ids[d] = gen.reader.stored_fields(d)["id"]
+    out = {}
+    for p, base in rk.parts:
+        for i in range(p.nterms):
+            t = p.term_at(i)
+            for f in rankarrays.FIELDS:
+                docs, tf, pos = p.positions(f, i)
+                off = 0
+                for d, n in zip(docs.tolist(), tf.tolist()):
+                    g = d + base
+                    if g in ids:
+                        out[(f, t, ids[g])] = (n, tuple(pos[off:off + n].tolist()))
+                    off += n
+    lengths = {}
+    for f in rankarrays.FIELDS:
+        inv = rk.inv_norm(f)
+        for d, pid in ids.items():
+            lengths[(f, pid)] = float(inv[d])
+    gen.close()
+    return out, lengths
+
+
+def test_arrays_follow_updates_deletions_and_merges(tmp_path):
+    """Many small updates (Whoosh merges small segments on commit): the arrays
+    equal those of a clean build of the same files, posting for posting."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    ix = tmp_path / "ix"
+    kb = KnowledgeBase(corpus, ix)  # update() only: nothing left open
+    rng = np.random.default_rng(3)
+    words = SAMPLE.read_text(encoding="utf-8").split()
+    for step in range(14):
+        for _ in range(int(rng.integers(1, 4))):
+            k = int(rng.integers(0, 9))
+            start = int(rng.integers(0, len(words) - 300))
+            body = " ".join(words[start:start + int(rng.integers(60, 300))])
+            (corpus / f"f{k}.md").write_text(f"# Doc {k} step {step}\n\n{body}\n")
+        if step % 4 == 3:
+            victims = sorted(corpus.iterdir())[:1]
+            for v in victims:
+                v.unlink()
+        kb.update()
+    gen = _index.open_generation(ix)
+    assert len(gen.reader.leaf_readers()) >= 1
+    gen.close()
+    got = _postings(ix)
+    clean = tmp_path / "clean"
+    KnowledgeBase(corpus, clean).update()
+    want = _postings(clean)
+    assert got[0] == want[0]
+    assert got[1].keys() == want[1].keys()
+    for k in got[1]:
+        assert got[1][k] == pytest.approx(want[1][k], rel=1e-6), k
+
+
+def test_missing_arrays_are_derived_from_whoosh(built, tiny_corpus, tmp_path):
+    before = _ids(built, "harassment")
+    built.close()
+    gen_dir = next(p for p in (tmp_path / "index").iterdir() if p.name.startswith("g"))
+    for part in gen_dir.glob("*.kr*"):
+        part.unlink()
+    kb = KnowledgeBase(tiny_corpus, tmp_path / "index")
+    assert _ids(kb, "harassment") == before
+    assert kb._gen.ranker is not None
+    kb.close()
+
+
+def test_part_files_split_a_big_segment(tmp_path, monkeypatch):
+    monkeypatch.setattr(rankarrays, "PART_TOKENS", 200)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(SAMPLE, corpus / SAMPLE.name)
+    kb = KnowledgeBase(corpus, tmp_path / "ix")
+    kb.update()
+    gen_dir = next(p for p in (tmp_path / "ix").iterdir() if p.name.startswith("g"))
+    assert len(list(gen_dir.glob("*.kr*"))) > 3
+    monkeypatch.setenv("KB_RANKER", "whoosh")
+    kb.close()
+    whoosh = [_ids(kb, q) for q in QUERIES[:12]]
+    monkeypatch.setenv("KB_RANKER", "arrays")
+    kb.close()
+    assert [_ids(kb, q) for q in QUERIES[:12]] == whoosh
+    assert os.environ["KB_RANKER"] == "arrays"
+    kb.close()
