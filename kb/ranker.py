@@ -37,6 +37,10 @@ import numpy as np  # noqa: E402
 from . import rankarrays  # noqa: E402
 
 
+#: phrase keys: ``doc * _KEY + position``; positions stay far below this
+_KEY = np.int64(1 << 34)
+
+
 class Unsupported(Exception):
     """A query node the array ranker does not evaluate."""
 
@@ -147,6 +151,11 @@ class Evaluation:
         self.rk = rk
         self.searcher = searcher
         self._terms: dict[tuple[bytes, tuple[tuple[str, float], ...]], Result] = {}
+        #: phrases are verified only in these passages (None: everywhere)
+        self.restrict: Any = None
+        #: the terms (text, section or title) found in the index: what snippets highlight
+        self.found_terms: set[str] = set()
+        self._expanded: dict[Any, list[bytes]] = {}
         self._lookups: dict[bytes, list[tuple[rankarrays.Part, int, int]]] = {}
         self._acc: Any = None
 
@@ -173,6 +182,8 @@ class Evaluation:
             self._acc = np.zeros(n, np.float32)
         acc = self._acc
         found = self._parts_of(text)
+        if found:
+            self.found_terms.add(text.decode("utf-8"))
         for f, w in weights.items():
             if w <= 0:
                 continue
@@ -191,58 +202,96 @@ class Evaluation:
             vals = acc[u]
             acc[u] = 0
             mask[u] = True
-            mask &= rk.live
+            if rk.n_live < n:
+                mask &= rk.live
+                vals *= rk.live[u]
             df = int(np.count_nonzero(mask))
             if df:
                 idf = math.log(1.0 + (rk.n_live - df + 0.5) / (df + 0.5))
                 k1 = rk.k1
                 score[u] = (idf * (k1 + 1.0)) * vals / (k1 + vals)
-                score[~mask] = 0
         r = Result(mask, score)
         self._terms[key] = r
         return r
 
-    def phrase(self, field: str, words: list[bytes], boost: float) -> Result:
-        """Passages holding ``words`` next to each other in ``field``."""
+    def phrase(self, words: tuple[bytes, ...], weights: dict[str, float]) -> Result:
+        """Passages holding ``words`` next to each other in one of the weighted fields,
+        scored as the BM25F of the words over those fields."""
         rk = self.rk
         mask = np.zeros(rk.n, bool)
+        for f, w in weights.items():
+            if w > 0:
+                mask |= self.phrase_mask(f, words)
+        score = np.zeros(rk.n, np.float32)
+        if mask.any():
+            for w in dict.fromkeys(words):
+                score += self.term(w, weights).score
+            score[~mask] = 0
+        return Result(mask, score)
+
+    def _has_all(self, field: str, words: tuple[bytes, ...]) -> Any:
+        """Passages holding every one of ``words`` in ``field`` (no scoring)."""
+        rk = self.rk
+        cand = None
+        for w in dict.fromkeys(words):
+            m = np.zeros(rk.n, bool)
+            for p, base, i in self._parts_of(w):
+                docs, _ = p.postings(field, i)
+                if len(docs):
+                    m[np.add(docs, base, dtype=np.int64)] = True
+            cand = m if cand is None else (cand & m)
+        return cand
+
+    def phrase_mask(self, field: str, words: tuple[bytes, ...]) -> Any:
+        """Passages holding ``words`` next to each other in ``field``.
+
+        Candidates are the passages holding every word in ``field``; for those,
+        each word's positions become sorted keys ``doc * M + position - k`` (k its
+        place in the phrase), and the rarest word's keys are looked up in the
+        others' with binary searches: no sorting, work in proportion to the
+        candidates' postings."""
+        rk = self.rk
+        n = rk.n
+        mask = np.zeros(n, bool)
         if not words:
-            return Result(mask, np.zeros(rk.n, np.float32))
+            return mask
+        cand_mask = self._has_all(field, words)
+        if self.restrict is not None:
+            cand_mask &= self.restrict
+        if not cand_mask.any():
+            return mask
         found = [{id(p): i for p, _, i in self._parts_of(w)} for w in words]
+        nw = len(words)
         for p, base in rk.parts:
             idx = [f.get(id(p), -1) for f in found]
             if min(idx) < 0:
                 continue
-            post = [p.positions(field, i) for i in idx]
-            cand = post[0][0]
-            for docs, _, _ in post[1:]:
-                cand = np.intersect1d(cand, docs, assume_unique=True)
-                if not len(cand):
-                    break
+            cand = np.flatnonzero(cand_mask[base:base + p.docs]).astype(np.int64)
             if not len(cand):
                 continue
-            keys = None
-            shift = np.int64(1 << 32)
-            for k, (docs, tf, pos) in enumerate(post):
-                j = np.searchsorted(docs, cand)
+            keysets = []
+            for k, i in enumerate(idx):
+                docs, tf, pos = p.positions(field, i)
+                j = np.searchsorted(docs, cand)  # every candidate holds every word
                 tf64 = tf.astype(np.int64)
                 csum = np.zeros(len(tf64) + 1, np.int64)
                 np.cumsum(tf64, out=csum[1:])
-                at = rankarrays._ranges(csum[j], tf64[j])
-                which = np.repeat(np.arange(len(cand), dtype=np.int64), tf64[j])
-                kk = which * shift + (pos[at].astype(np.int64) - k)
-                keys = kk if keys is None else np.intersect1d(keys, kk)
+                counts = tf64[j]
+                at = rankarrays._ranges(csum[j], counts)
+                owner = np.repeat(cand, counts)
+                keysets.append(owner * _KEY + (pos[at].astype(np.int64) + (nw - k)))
+            keysets.sort(key=len)
+            keys = keysets[0]
+            for other in keysets[1:]:
+                at = np.searchsorted(other, keys)
+                at[at == len(other)] = 0
+                keys = keys[other[at] == keys]
                 if not len(keys):
                     break
-            if keys is not None and len(keys):
-                hit = cand[np.unique(keys // shift)]
-                mask[hit.astype(np.int64) + base] = True
+            if len(keys):
+                mask[keys // _KEY + base] = True
         mask &= rk.live
-        score = np.zeros(rk.n, np.float32)
-        for w in words:
-            score += self.term(w, {field: boost}).score
-        score[~mask] = 0
-        return Result(mask, score)
+        return mask
 
     # -- query trees ------------------------------------------------------------
 
@@ -258,9 +307,10 @@ class Evaluation:
         if t is Q.Or or t is Q.DisjunctionMax:
             if t is Q.DisjunctionMax:
                 raise Unsupported("DisjunctionMax")
-            groups = self._term_groups(q.subqueries)
-            results = [self.term(text, w) for text, w in groups[0].items()]
-            results += [self.evaluate(c) for c in groups[1]]
+            terms, phrases, rest = self._term_groups(q.subqueries)
+            results = [self.term(text, w) for text, w in terms.items()]
+            results += [self.phrase(words, w) for words, w in phrases.items()]
+            results += [self.evaluate(c) for c in rest]
             return _or(results, rk.n)
         if t is Q.And:
             pos = [self.evaluate(c) for c in q.subqueries if not isinstance(c, Q.Not)]
@@ -304,7 +354,7 @@ class Evaluation:
                 return self._whoosh(q)
             if q.slop != 1:
                 raise Unsupported("phrase with slop")
-            return self.phrase(q.fieldname, [_b(w) for w in q.words], q.boost)
+            return self.phrase(tuple(_b(w) for w in q.words), {q.fieldname: q.boost})
         if t is Q.Every:
             return Result(rk.live.copy(), np.zeros(rk.n, np.float32))
         if q is Q.NullQuery or t is type(Q.NullQuery):
@@ -318,13 +368,15 @@ class Evaluation:
                         self._term_groups([q])[0].items()], rk.n)
         raise Unsupported(type(q).__name__)
 
-    def _term_groups(self, subqueries: list[Any]) -> tuple[dict[bytes, dict[str, float]],
-                                                            list[Any]]:
-        """Term-like children of an ``Or`` grouped by term text (one BM25F term each,
-        whatever fields they name), and the other children."""
+    def _term_groups(self, subqueries: list[Any]) -> tuple[
+            dict[bytes, dict[str, float]], dict[tuple[bytes, ...], dict[str, float]], list[Any]]:
+        """The children of an ``Or``: term-like ones grouped by term text (one BM25F
+        term each, whatever fields they name), phrases grouped by their words (one
+        phrase over the fields named), and the others."""
         from whoosh import query as Q
 
         groups: dict[bytes, dict[str, float]] = {}
+        phrases: dict[tuple[bytes, ...], dict[str, float]] = {}
         rest = []
         reader = self.searcher.reader()
         for c in subqueries:
@@ -334,12 +386,23 @@ class Evaluation:
                 w[c.fieldname] = w.get(c.fieldname, 0.0) + c.boost
             elif (isinstance(c, Q.MultiTerm) and not isinstance(c, Q.ranges.RangeMixin)
                   and c.field() in rankarrays.FIELDS):
-                for text in c._btexts(reader):
+                for text in self._expand(c, reader):
                     w = groups.setdefault(_b(text), {})
                     w[c.field()] = w.get(c.field(), 0.0) + c.boost
+            elif t is Q.Phrase and c.fieldname in rankarrays.FIELDS and c.slop == 1:
+                w = phrases.setdefault(tuple(_b(x) for x in c.words), {})
+                w[c.fieldname] = w.get(c.fieldname, 0.0) + c.boost
             else:
                 rest.append(c)
-        return groups, rest
+        return groups, phrases, rest
+
+    def _expand(self, q: Any, reader: Any) -> list[bytes]:
+        """The indexed terms a wildcard, prefix or fuzzy term stands for (once per search)."""
+        key = (type(q).__name__, q.field(), repr(q))
+        hit = self._expanded.get(key)
+        if hit is None:
+            hit = self._expanded[key] = list(q._btexts(reader))
+        return hit
 
     def _dates(self, q: Any) -> Result:
         """``date`` ranges from the per-passage dates (day precision, as kb stores them)."""
@@ -408,20 +471,54 @@ def top(order_key: Any, candidates: Any, want: int | None) -> Any:
     return out if want is None else out[:want]
 
 
+#: the phrase tier verifies the best-scoring passages holding every word first,
+#: this many, then twice as many ... until the page is full of phrase hits
+PHRASE_CHUNK = 256
+
+
+def _phrase_tier(ev: Evaluation, q_phrase: Any, key: Any, in_and: Any,
+                 want: int | None) -> None:
+    """Lift the passages (of ``in_and``) holding the exact phrase into the top tier.
+
+    Only as many as needed are verified: when the best ``want`` phrase hits are
+    certain (every passage not yet verified scores lower than those verified),
+    the rest keep their all-words tier, which no page shown reaches."""
+    order = in_and if want is None else in_and[np.argsort(-key[in_and], kind="stable")]
+    done, chunk, found = 0, PHRASE_CHUNK, 0
+    n = ev.rk.n
+    while done < len(order):
+        part = order[done:done + chunk] if want is not None else order
+        restrict = np.zeros(n, bool)
+        restrict[part] = True
+        ev.restrict = restrict
+        try:
+            hits = ev.evaluate(q_phrase).mask & restrict
+        finally:
+            ev.restrict = None
+        key[hits] += 1e7
+        found += int(np.count_nonzero(hits))
+        done += len(part)
+        chunk *= 2
+        if want is not None and found >= want:
+            return
+
+
 def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,
-         want: int | None, group: bool) -> tuple[list[tuple[int, float]], int, dict[int, int]]:
+         want: int | None, group: bool
+         ) -> tuple[list[tuple[int, float]], int, dict[int, int], set[str]]:
     """The tiers of :func:`kb.search.search` in one pass over the arrays.
 
     Passages holding the words as an exact phrase (``q_phrase``, when given and
     when more than one passage holds every word), then those holding every word
     (``q_and``), then those holding some (``q_or``); by BM25F score within a
-    tier, ties by passage number.  Returns ``(ranked, total, more)``: the first
-    ``want`` ``(passage number, score)`` pairs (every one when ``want`` is None),
-    the number of matches, and with ``group`` the number of further matches per
-    document's best passage.
+    tier, ties by passage number.  Returns ``(ranked, total, more, terms)``: the
+    first ``want`` ``(passage number, score)`` pairs (every one when ``want`` is
+    None), the number of matches, with ``group`` the number of further matches per
+    document's best passage, and the index terms the query found (to highlight).
     """
     ev = Evaluation(rk, searcher)
     fmask = rk.live if filt is None else ev.evaluate(filt).mask
+    ev.found_terms = set()  # filter words are not highlighted
     r_or = ev.evaluate(q_or)
     mask_or = r_or.mask & fmask
     score = r_or.score
@@ -431,9 +528,10 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
         mask_and = ev.evaluate(q_and).mask & fmask
     key = score.astype(np.float64)
     key[mask_and] += 1e7
-    if q_phrase is not None and np.count_nonzero(mask_and) > 1:
-        mask_ph = ev.evaluate(q_phrase).mask & fmask & mask_and
-        key[mask_ph] += 1e7
+    if q_phrase is not None:
+        in_and = np.flatnonzero(mask_and)
+        if len(in_and) > 1:
+            _phrase_tier(ev, q_phrase, key, in_and, None if group else want)
     candidates = np.flatnonzero(mask_or)
     total = len(candidates)
     more: dict[int, int] = {}
@@ -448,4 +546,4 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
         total = len(order)
     else:
         order = top(key, candidates, want)
-    return list(zip(order.tolist(), score[order].tolist())), total, more
+    return list(zip(order.tolist(), score[order].tolist())), total, more, ev.found_terms

@@ -457,14 +457,15 @@ def search(
         from .ranker import Unsupported, rank
 
         try:
-            ranked, total, more = rank(ranker, searcher, q_and, q_or,
-                                       phrase_query(schema, words_text), filt, want, group)
+            ranked, total, more, hl_terms = rank(ranker, searcher, q_and, q_or,
+                                                 phrase_query(schema, words_text), filt,
+                                                 want, group)
         except Unsupported:
             ranked = None
     if ranked is None:
         ranked, total, more = _rank_whoosh(searcher, schema, words_text, q_and, q_or, filt,
                                            want, group)
-    hl_terms = _highlight_terms(q_or, searcher.reader())
+        hl_terms = _highlight_terms(q_or, searcher.reader())
     words = _query_word_terms(text)
     page = ranked[offset:] if limit is None else ranked[offset: offset + limit]
     hits = []

@@ -171,3 +171,24 @@ def test_part_files_split_a_big_segment(tmp_path, monkeypatch):
     assert [_ids(kb, q) for q in QUERIES[:12]] == whoosh
     assert os.environ["KB_RANKER"] == "arrays"
     kb.close()
+
+
+def test_a_page_is_the_start_of_the_full_ranking(tmp_path, monkeypatch):
+    """The phrase tier verifies only as many passages as a page needs: pages still
+    equal the full ranking's slices."""
+    monkeypatch.setattr("kb.ranker.PHRASE_CHUNK", 2)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    words = SAMPLE.read_text(encoding="utf-8").split()
+    for k in range(12):
+        body = " ".join(words[k * 97: k * 97 + 260])
+        (corpus / f"d{k}.md").write_text(f"# Report {k}\n\n{body}\n\nsexual harassment and "
+                                         f"{'harassment sexual ' * (k % 3)}\n")
+    kb = KnowledgeBase(corpus, tmp_path / "ix")
+    kb.update()
+    for q in ("sexual harassment", "zero tolerance", "harassment in the field", "sexual"):
+        full = [h.id for h in kb.search(q, limit=None).hits]
+        for limit, offset in ((1, 0), (3, 0), (5, 2), (4, 7)):
+            page = [h.id for h in kb.search(q, limit=limit, offset=offset).hits]
+            assert page == full[offset:offset + limit], (q, limit, offset)
+    kb.close()
