@@ -209,7 +209,8 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
             others = [n for n in os.listdir(index_dir) if not _kb_leftover(index_dir, n)]
             if others:
                 raise NotAnIndex(
-                    f"{index_dir} is not a kb index (it holds {len(others)} other files); "
+                    f"{index_dir} is not a kb index (it holds {len(others)} other "
+                    f"file{'s' * (len(others) != 1)}); "
                     "kb will not touch it: choose another folder with --index"
                 ) from None
         return None

@@ -17,16 +17,35 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+#: text output shows at most this many characters of the query (JSON keeps it whole)
+QUERY_SHOWN = 60
+
+
+def shorten(text: str, width: int = QUERY_SHOWN) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    if " " in cut[width // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
 def header(result: SearchResult) -> str:
     n = len(result.hits)
     what = "document" if result.grouped else "passage"
+    query = shorten(result.query)
     if result.total == 0:
-        return f"No {what}s match “{result.query}” ({result.elapsed:.2f} s)"
+        return f"No {what}s match “{query}” ({result.elapsed:.2f} s)"
     shown = ""
-    if n < result.total:
+    if n == 0:  # --offset past the last match
+        shown = (f", but none from {result.offset + 1:,} on: the last is number "
+                 f"{result.total:,}; use a smaller --offset")
+    elif n < result.total:
         shown = f", showing {result.offset + 1}-{result.offset + n}"
     verb = "matches" if result.total == 1 else "match"
-    return (f"{_plural(result.total, what)} {verb} “{result.query}”{shown} "
+    return (f"{_plural(result.total, what)} {verb} “{query}”{shown} "
             f"({result.elapsed:.2f} s)")
 
 
