@@ -21,8 +21,10 @@ Segment = tuple[int, str]
 class SourceFile:
     """A file found in the corpus folder."""
 
-    id: str  #: path relative to the corpus, ``/`` separators
-    path: str  #: absolute path on disk
+    #: path relative to the corpus, ``/`` separators; valid text (bytes of a name
+    #: that are not UTF-8 are shown as U+FFFD, see ``corpus.text_name``)
+    id: str
+    path: str  #: absolute path on disk, the real name (``os`` surrogate escapes kept)
     format: str  #: "markdown", "text", ...
     size: int
     mtime_ns: int
