@@ -67,15 +67,11 @@ class Status:
 
 
 def display_prefix(corpus: Path, cwd: Path | None = None) -> str:
-    """How a user would write the corpus folder: relative to cwd when inside it."""
-    cwd = cwd or Path.cwd()
-    try:
-        rel = os.path.relpath(corpus, cwd)
-    except ValueError:
-        rel = str(corpus)
-    if rel.startswith(".."):
-        rel = str(corpus)
-    return "" if rel == "." else rel.rstrip("/") + "/"
+    """How a user would write the corpus folder: relative to cwd when inside it,
+    else absolute (see :func:`kb.config.shown_prefix`)."""
+    from .config import shown_prefix
+
+    return shown_prefix(corpus, None, cwd)
 
 
 #: :meth:`KnowledgeBase.quick_staleness` checks every file up to about this many
@@ -89,14 +85,24 @@ class KnowledgeBase:
 
     :param corpus: the folder of reports (default ``./corpus``).
     :param index: the index folder (default ``./index``).
+    :param corpus_prefix: how citations name the corpus folder (``Settings.corpus_prefix``
+        from :func:`kb.config.resolve`); default: relative to the working directory
+        when the corpus is inside it, else absolute.
     """
 
     def __init__(self, corpus: str | os.PathLike[str] = "corpus",
-                 index: str | os.PathLike[str] = "index") -> None:
+                 index: str | os.PathLike[str] = "index", *,
+                 corpus_prefix: str | None = None) -> None:
         self.corpus = Path(corpus).absolute()
         self.index = Path(index).absolute()
+        self.corpus_prefix = corpus_prefix
         self._gen: _index.Generation | None = None
         self._searcher: Any = None
+
+    def _prefix(self) -> str:
+        if self.corpus_prefix is not None:
+            return self.corpus_prefix
+        return display_prefix(self.corpus)
 
     # -- index --------------------------------------------------------------
 
@@ -156,7 +162,7 @@ class KnowledgeBase:
         _, searcher = self._open()
         return search(searcher, query, limit=limit, offset=offset,
                       filters=Filters(doc=doc, section=section, since=since, until=until),
-                      group=group, path_prefix=display_prefix(self.corpus))
+                      group=group, path_prefix=self._prefix())
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""
@@ -195,12 +201,12 @@ class KnowledgeBase:
     def hit_for(self, p: Passage) -> Hit:
         from .search import passage_hit
 
-        return passage_hit(p, display_prefix(self.corpus))
+        return passage_hit(p, self._prefix())
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents, by id."""
         _, table = self._open_table()
-        prefix = display_prefix(self.corpus)
+        prefix = self._prefix()
         return [
             DocumentInfo(id=k, title=e.title, date=e.date, format=e.format,
                          passages=e.passages, path=prefix + k)

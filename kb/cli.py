@@ -270,7 +270,9 @@ def _kb(corpus: str | None, index: str | None) -> Any:
     from .config import resolve
 
     s = resolve(corpus, index)
-    kb = KnowledgeBase(corpus=s.corpus, index=s.index)
+    for warning in s.warnings:
+        _err(f"Warning: {warning}")
+    kb = KnowledgeBase(corpus=s.corpus, index=s.index, corpus_prefix=s.corpus_prefix)
     ctx = click.get_current_context(silent=True)
     return ctx.with_resource(kb) if ctx is not None else kb
 

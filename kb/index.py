@@ -573,6 +573,7 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
         else:
             report = _incremental(index_dir, marker, walk, progress)
         _remove_stale_generations(index_dir)
+    report.warnings += _corpus.warnings(corpus_dir, walk, report.documents_total)
     report.elapsed = time.perf_counter() - t0
     return report
 

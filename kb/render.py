@@ -121,10 +121,27 @@ def report_text(r: IndexReport) -> str:
     return "\n".join(lines)
 
 
-def skipped_text(r: IndexReport, limit: int = 10) -> str:
-    lines = [f"  skipped {s.id}: {s.reason}" for s in r.skipped[:limit]]
-    if len(r.skipped) > limit:
-        lines.append(f"  … and {len(r.skipped) - limit} more (see `kb status`)")
+#: :attr:`Skipped.kind` -> how the summary line counts it (one, many)
+_SKIP_KINDS = {
+    "unsupported": ("unsupported format", "unsupported formats"),
+    "unreadable": ("unreadable", "unreadable"),
+    "damaged": ("damaged or not text", "damaged or not text"),
+    "no-text": ("without text (scanned?)", "without text (scanned?)"),
+    "name-clash": ("name clash", "name clashes"),
+}
+
+
+def skipped_text(r: IndexReport) -> str:
+    """What stderr gets after an update: the report's warnings, then one line that
+    counts the skipped files by kind (``kb status`` lists them)."""
+    lines = [f"Warning: {w}" for w in r.warnings]
+    if r.skipped:
+        counts: dict[str, int] = {}
+        for s in r.skipped:
+            counts[s.kind] = counts.get(s.kind, 0) + 1
+        kinds = ", ".join(f"{n} {_SKIP_KINDS.get(k, (k, k))[n != 1]}"
+                          for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        lines.append(f"skipped {_plural(len(r.skipped), 'file')} ({kinds}): see `kb status`")
     return "\n".join(lines)
 
 
