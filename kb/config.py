@@ -27,6 +27,9 @@ class Settings:
     index: Path
     corpus_from: str  #: "flag", "env", "kb.toml" or "default"
     index_from: str
+    #: ``kb search``/``export`` bring a stale index up to date first when that is
+    #: cheap (kb.toml ``auto_update = false`` turns it off)
+    auto_update: bool = True
 
 
 def read_toml(path: Path) -> dict[str, object]:
@@ -47,6 +50,8 @@ def read_toml(path: Path) -> dict[str, object]:
     for key in ("corpus", "index"):
         if key in data and not isinstance(data[key], str):
             raise ConfigError(f"{path}: '{key}' must be a string path, e.g. {key} = \"./{key}\"")
+    if "auto_update" in data and not isinstance(data["auto_update"], bool):
+        raise ConfigError(f"{path}: 'auto_update' must be true or false, e.g. auto_update = false")
     return data
 
 
@@ -82,4 +87,5 @@ def resolve(
 
     c, c_from = pick(corpus, "KB_CORPUS", "corpus")
     i, i_from = pick(index, "KB_INDEX", "index")
-    return Settings(corpus=c, index=i, corpus_from=c_from, index_from=i_from)
+    return Settings(corpus=c, index=i, corpus_from=c_from, index_from=i_from,
+                    auto_update=toml.get("auto_update", True) is not False)
