@@ -313,7 +313,8 @@ class Binding:
     corpus_id: str | None
     same_path: bool  #: the corpus is where the index says
     #: the index should record the corpus's new path: the same files, and the
-    #: recorded folder is gone, the index folder moved too, or nothing was recorded
+    #: recorded folder is gone, the index folder moved too, nothing was recorded,
+    #: or the index holds no files
     rerecord: bool = False
 
 
@@ -378,11 +379,13 @@ def check_corpus(index_dir: Path, marker: dict[str, Any], corpus_dir: Path,
                              "point --corpus at your reports folder")
     if recorded == cur:
         return Binding(recorded, corpus_id, same_path=True)
-    if same_files(table(), corpus_dir):
+    files = table()
+    if same_files(files, corpus_dir):
         gone = recorded is None or not os.path.isdir(recorded)
         index_moved = rec is not None and rec.get("index") != _path_text(index_dir)
+        # an index of no files belongs to the first corpus that fills it
         return Binding(recorded, corpus_id, same_path=False,
-                       rerecord=gone or index_moved)
+                       rerecord=gone or index_moved or not files.files)
     ways = (f"add `--index DIR` to give {corpus_dir} an index of its own, or run "
             "`kb index --rebuild` to rebuild this index from it")
     if recorded is None:

@@ -255,3 +255,15 @@ def test_advice_carries_the_users_index_and_corpus(sample_corpus, tmp_path):
     r = run("show", "nope#1", *loc(sample_corpus, ix))
     assert f"`kb search ... --format json --corpus {sample_corpus} --index '{ix}'`" in \
         one_line_error(r)
+
+
+def test_an_empty_index_belongs_to_the_corpus_that_fills_it(tmp_path):
+    empty, index = tmp_path / "empty", tmp_path / "index"
+    empty.mkdir()
+    assert run("index", *loc(empty, index)).exit_code == 0
+    other = other_corpus(tmp_path)
+    r = run("search", "gender", *loc(other, index))
+    assert r.exit_code == 0 and "added 1" in r.stderr
+    assert marker(index)["corpus"]["path"] == os.path.realpath(other)
+    line = one_line_error(run("search", "gender", *loc(empty, index)))  # not emptied again
+    assert f"built from {os.path.realpath(other)}, not from {empty}" in line
