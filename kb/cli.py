@@ -150,6 +150,29 @@ class QueryCommand(KbCommand):
         return options + (["--", *words] if words else [])
 
 
+class _Invocation:
+    """What this run of ``kb`` was told, for advice and the auto-update (set by ``_kb``)."""
+
+    location: list[str] = []  # the --corpus/--index options the user gave
+    auto_update = True  # kb.toml ``auto_update``
+
+
+def _advise(msg: str) -> str:
+    """Every `kb COMMAND` advised in ``msg`` gets the --corpus/--index the user gave,
+    so the advice works as printed (``kb index --rebuild --index ix``)."""
+    if not _Invocation.location:
+        return msg
+    extra = " ".join(_shell_quote(a) for a in _Invocation.location)
+
+    def add(m: re.Match[str]) -> str:
+        cmd = m.group(1)
+        if cmd.startswith("kb -") or "--help" in cmd or "--index" in cmd or "--corpus" in cmd:
+            return m.group(0)
+        return f"`{cmd} {extra}`"
+
+    return re.sub(r"`(kb(?: [^`]*)?)`", add, msg)
+
+
 class KbGroup(click.Group):
     """Maps every error to one line on stderr and the documented exit codes."""
 
@@ -170,6 +193,7 @@ class KbGroup(click.Group):
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         argv = list(args) if args is not None else None
+        _Invocation.location, _Invocation.auto_update = [], True
         try:
             rv = super().main(argv, prog_name or "kb", complete_var,
                               standalone_mode=False, **extra)
@@ -194,7 +218,7 @@ class KbGroup(click.Group):
         except KbError as e:
             if _debug(argv):
                 raise
-            _err(f"Error: {e}")
+            _err(_advise(f"Error: {e}"))
             sys.exit(EXIT_ERROR)
         except BrokenPipeError:
             # the reader went away (`kb search ... | head`): not an error
@@ -253,6 +277,13 @@ def location_options(f: Any) -> Any:
     return f
 
 
+def no_update_option(f: Any) -> Any:
+    return click.option(
+        "--no-update", is_flag=True,
+        help="Search the index as it is, without indexing a few changed files first "
+             "(kb.toml: auto_update = false).")(f)
+
+
 def filter_options(f: Any) -> Any:
     f = click.option("--until", type=DateParam(end=True),
                      help="Only documents dated on or before this (YYYY[-MM[-DD]]).")(f)
@@ -272,6 +303,9 @@ def _kb(corpus: str | None, index: str | None) -> Any:
     s = resolve(corpus, index)
     for warning in s.warnings:
         _err(f"Warning: {warning}")
+    _Invocation.location = [a for opt, v in (("--corpus", corpus), ("--index", index)) if v
+                            for a in (opt, v)]
+    _Invocation.auto_update = s.auto_update
     kb = KnowledgeBase(corpus=s.corpus, index=s.index, corpus_prefix=s.corpus_prefix)
     ctx = click.get_current_context(silent=True)
     return ctx.with_resource(kb) if ctx is not None else kb
@@ -311,31 +345,57 @@ def _run_update(kb: Any, rebuild: bool) -> Any:
     return report, report_text(report), skipped_text(report)
 
 
-def _ensure_index(kb: Any) -> None:
-    """Build the index on first use; warn on stderr when files changed since."""
+def _ensure_index(kb: Any, no_update: bool = False) -> None:
+    """Build the index on first use; else bring it up to date first when that is
+    cheap (``KnowledgeBase.refresh``), or say on stderr what changed."""
     if not kb.has_index():
-        if not kb.corpus.is_dir():
-            from .errors import CorpusNotFound
+        from .index import require_corpus
 
-            raise CorpusNotFound(f"corpus folder {kb.corpus} does not exist; "
-                                 "point --corpus at your reports folder")
+        require_corpus(kb.corpus)
         _err(f"No index yet: building it from {kb.corpus} …")
         _, summary, skipped = _run_update(kb, rebuild=False)
         _err(summary)
         if skipped:
-            _err(skipped)
+            _err(_advise(skipped))
         return
-    if not kb.corpus.is_dir():
-        return
-    stale = kb.quick_staleness()
-    if stale.folders:
-        n = len(stale.folders)
-        _err(f"Note: files were added, removed or renamed in {n} folder{'s' * (n != 1)} since "
-             "the index was updated; run `kb index` to update it.")
-    elif stale.count:
-        _err(f"Note: {stale.count} file{'s' * (stale.count != 1)} changed since the index was "
-             f"updated ({len(stale.new)} new, {len(stale.changed)} changed, "
-             f"{len(stale.deleted)} deleted); run `kb index` to update it.")
+    note = _refresh_note(kb.refresh(update=_Invocation.auto_update and not no_update))
+    if note:
+        _err(_advise(note))
+
+
+def _refresh_note(r: Any) -> str:
+    """One line on what ``KnowledgeBase.refresh`` did ("" when nothing changed)."""
+    from .api import AUTO_UPDATE_MAX_BYTES, AUTO_UPDATE_MAX_FILES
+
+    def files(n: int) -> str:
+        return f"{n} file{'s' * (n != 1)}"
+
+    st = r.stale
+    if r.action == "current":
+        return ""
+    if r.action == "updated":
+        rep = r.report
+        failed = r.files - len(rep.added) - len(rep.updated)
+        return (f"Updated the index first: added {len(rep.added)}, updated {len(rep.updated)}, "
+                f"removed {len(rep.removed)} ({rep.elapsed:.2f} s)"
+                + (f"; {files(failed)} could not be read (see `kb status`)" if failed > 0
+                   else "") + ".")
+    if st.folders:
+        n = len(st.folders)
+        what = (f"files were added, removed or renamed in {n} folder{'s' * (n != 1)} since "
+                "the index was updated")
+    else:
+        what = (f"{files(st.count)} changed since the index was updated ({len(st.new)} new, "
+                f"{len(st.changed)} changed, {len(st.deleted)} deleted)")
+    if r.action == "off":
+        return f"Note: {what}; run `kb index` to update it."
+    why = {
+        "too-large": f", more than a search updates by itself ({AUTO_UPDATE_MAX_FILES} files "
+                     f"or {AUTO_UPDATE_MAX_BYTES >> 20} MB)",
+        "locked": f"; {r.reason}",
+        "read-only": f"; the index folder cannot be written ({r.reason})",
+    }.get(r.action, "")
+    return f"Note: {what}{why}; searching the index as it is: run `kb index` to update it."
 
 
 @click.group(cls=KbGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -363,10 +423,12 @@ def cli(debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv", "md"]),
               default="text", show_default=True, help="Output format.")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
+@no_update_option
 @location_options
 def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
            section: str | None, since: dt.date | None, until: dt.date | None, group: bool,
-           fmt: str, no_color: bool, corpus: str | None, index_: str | None) -> int:
+           fmt: str, no_color: bool, no_update: bool, corpus: str | None,
+           index_: str | None) -> int:
     """Search the reports: ranked passages with their sources.
 
     Words are matched in any form (harass, harassed, harassment), in British
@@ -376,7 +438,7 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
     """
     text = " ".join(query)
     kb = _kb(corpus, index_)
-    _ensure_index(kb)
+    _ensure_index(kb, no_update)
     result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
                        since=since, until=until, group=group)
     out = sys.stdout
@@ -432,7 +494,7 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
     _, summary, skipped = _run_update(kb, rebuild)
     click.echo(summary)
     if skipped:
-        _err(skipped)
+        _err(_advise(skipped))
 
 
 @cli.command(cls=QueryCommand,
@@ -449,10 +511,11 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
               help="Skip this many passages (with --limit: export in parts).")
 @click.option("--group", is_flag=True, hidden=True)  # refused with a reason, see below
 @filter_options
+@no_update_option
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
            limit: int | None, offset: int, group: bool, doc: str | None, section: str | None,
-           since: dt.date | None, until: dt.date | None, corpus: str | None,
+           since: dt.date | None, until: dt.date | None, no_update: bool, corpus: str | None,
            index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
@@ -482,7 +545,7 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
         if out_path.exists() and not force and not out_path.is_dir():
             raise KbError(f"{out_path} already exists; use --force to overwrite it")
     kb = _kb(corpus, index_)
-    _ensure_index(kb)
+    _ensure_index(kb, no_update)
     text = " ".join(query).strip()
     if text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
@@ -553,7 +616,7 @@ def show(passage_id: str, context: int, fmt: str, corpus: str | None,
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 @location_options
-def status(fmt: str, corpus: str | None, index_: str | None) -> None:
+def status(fmt: str, corpus: str | None, index_: str | None) -> int:
     """Where the corpus and index are, what is indexed, what changed or was skipped.
 
     \b
@@ -562,15 +625,20 @@ def status(fmt: str, corpus: str | None, index_: str | None) -> None:
       kb status --format json
     """
     kb = _kb(corpus, index_)
-    st = kb.status().to_dict()
+    status = kb.status()
+    st = status.to_dict()
     if fmt == "json":
         import json
 
         click.echo(json.dumps(st, ensure_ascii=False, indent=2))
-        return
-    from .render import status_text
+    else:
+        from .render import status_text
 
-    click.echo(status_text(st))
+        click.echo(_advise(status_text(st)))
+    if status.problem:  # the report is printed; the problem is an error all the same
+        _err(_advise(f"Error: {status.problem}"))
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 @cli.command(short_help="List the indexed documents: title, date, passages, path.")

@@ -48,6 +48,9 @@ class Settings:
     corpus_prefix: str = ""
     config: Path | None = None  #: the kb.toml that was read, if any
     warnings: tuple[str, ...] = ()  #: one line each (unknown keys in kb.toml)
+    #: ``kb search``/``export`` bring a stale index up to date first when that is
+    #: cheap (kb.toml ``auto_update = false`` turns it off)
+    auto_update: bool = True
 
 
 def find_config(cwd: Path) -> Path | None:
@@ -214,4 +217,4 @@ def resolve(
     c, i = Path(os.path.normpath(c)), Path(os.path.normpath(i))
     return Settings(corpus=c, index=i, corpus_from=c_from, index_from=i_from,
                     corpus_prefix=shown_prefix(c, c_written, cwd), config=config,
-                    warnings=warnings)
+                    warnings=warnings, auto_update=toml.get("auto_update", True) is not False)

@@ -156,8 +156,11 @@ def _size(n: int) -> str:
 
 def status_text(st: dict[str, Any]) -> str:
     lines = [f"corpus:    {st['corpus']}", f"index:     {st['index']}"]
+    if st.get("corpus_recorded") not in (None, st["corpus"]):
+        lines.append(f"built from: {st['corpus_recorded']}")
     if not st["exists"]:
-        lines.append("no index yet: run `kb index`")
+        # with no corpus folder, `kb index` would fail: the error says what to do
+        lines.append("no index yet" if st.get("problem") else "no index yet: run `kb index`")
         return "\n".join(lines)
     lines += [
         f"documents: {st['documents']:,}",
@@ -168,7 +171,9 @@ def status_text(st: dict[str, Any]) -> str:
         f"schema:    {st['schema']}",
     ]
     stale = len(st["new"]) + len(st["changed"]) + len(st["deleted"])
-    if stale:
+    if st.get("problem"):
+        pass  # the corpus folder is not this index's: nothing to compare (error on stderr)
+    elif stale:
         lines.append(f"since the last update: {len(st['new'])} new, {len(st['changed'])} "
                      f"changed, {len(st['deleted'])} deleted (run `kb index`)")
         for key in ("new", "changed", "deleted"):
