@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from . import index as _index
-from .errors import IndexMissing, PassageNotFound
+from .errors import (
+    CorpusMismatch,
+    CorpusNotFound,
+    IndexLocked,
+    IndexMissing,
+    IndexWriteFailed,
+    PassageNotFound,
+)
 from .models import DocumentInfo, Hit, IndexReport, Passage, SearchResult, Skipped
 
 
@@ -51,6 +58,12 @@ class Status:
     generation: str | None = None
     stale: Staleness = field(default_factory=Staleness)
     skipped: list[Skipped] = field(default_factory=list)
+    #: the corpus folder the index records (None: built by a kb that did not record it)
+    corpus_recorded: str | None = None
+    corpus_id: str | None = None
+    #: why the index cannot be used with this corpus folder (missing, another
+    #: corpus's index), as the error a search would raise; None when it can
+    problem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def iso(t: float | None) -> str | None:
@@ -63,19 +76,34 @@ class Status:
             "updated": iso(self.updated), "schema": self.schema,
             "new": self.stale.new, "changed": self.stale.changed, "deleted": self.stale.deleted,
             "skipped": [{"id": s.id, "reason": s.reason} for s in self.skipped],
+            "corpus_recorded": self.corpus_recorded, "corpus_id": self.corpus_id,
+            "problem": self.problem,
         }
 
 
+@dataclass(slots=True)
+class Refresh:
+    """What :meth:`KnowledgeBase.refresh` found and did."""
+
+    stale: Staleness
+    #: ``"current"`` nothing to do; ``"updated"`` the index was brought up to date
+    #: (:attr:`report`); otherwise the index was left as it is: ``"off"`` updating
+    #: was not asked for, ``"too-large"`` more work than ``max_files``/``max_bytes``,
+    #: ``"locked"`` another update holds the index, ``"read-only"`` the index
+    #: folder cannot be written (:attr:`reason` says why)
+    action: str
+    report: IndexReport | None = None
+    files: int = 0  #: files an update reads (new and changed)
+    bytes: int = 0  #: their size
+    reason: str = ""
+
+
 def display_prefix(corpus: Path, cwd: Path | None = None) -> str:
-    """How a user would write the corpus folder: relative to cwd when inside it."""
-    cwd = cwd or Path.cwd()
-    try:
-        rel = os.path.relpath(corpus, cwd)
-    except ValueError:
-        rel = str(corpus)
-    if rel.startswith(".."):
-        rel = str(corpus)
-    return "" if rel == "." else rel.rstrip("/") + "/"
+    """How a user would write the corpus folder: relative to cwd when inside it,
+    else absolute (see :func:`kb.config.shown_prefix`)."""
+    from .config import shown_prefix
+
+    return shown_prefix(corpus, None, cwd)
 
 
 #: :meth:`KnowledgeBase.quick_staleness` checks every file up to about this many
@@ -83,20 +111,40 @@ def display_prefix(corpus: Path, cwd: Path | None = None) -> str:
 QUICK_CHECK_MAX_FILES = 4_000
 QUICK_CHECK_TABLE_BYTES = QUICK_CHECK_MAX_FILES * 250
 
+#: :meth:`KnowledgeBase.refresh` updates the index by itself when the update reads
+#: at most this many files and bytes (about a second's work; README "kb search")
+AUTO_UPDATE_MAX_FILES = 20
+AUTO_UPDATE_MAX_BYTES = 1 << 20
+#: files whose size or mtime changed are hashed up to this many bytes to tell
+#: an edit from a touch; beyond, they count as changed
+VERIFY_MAX_BYTES = 32 << 20
+
 
 class KnowledgeBase:
     """A corpus folder and its index.
 
     :param corpus: the folder of reports (default ``./corpus``).
     :param index: the index folder (default ``./index``).
+    :param corpus_prefix: how citations name the corpus folder (``Settings.corpus_prefix``
+        from :func:`kb.config.resolve`); default: relative to the working directory
+        when the corpus is inside it, else absolute.
     """
 
     def __init__(self, corpus: str | os.PathLike[str] = "corpus",
-                 index: str | os.PathLike[str] = "index") -> None:
+                 index: str | os.PathLike[str] = "index", *,
+                 corpus_prefix: str | None = None) -> None:
         self.corpus = Path(corpus).absolute()
         self.index = Path(index).absolute()
+        self.corpus_prefix = corpus_prefix
         self._gen: _index.Generation | None = None
         self._searcher: Any = None
+        #: how the corpus folder matched the corpus the open index records
+        self.binding: _index.Binding | None = None
+
+    def _prefix(self) -> str:
+        if self.corpus_prefix is not None:
+            return self.corpus_prefix
+        return display_prefix(self.corpus)
 
     # -- index --------------------------------------------------------------
 
@@ -116,6 +164,7 @@ class KnowledgeBase:
         if self._gen is not None:
             self._gen.ix.close()
         self._gen = None
+        self.binding = None
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -123,19 +172,46 @@ class KnowledgeBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self, ranker: bool = False) -> tuple[_index.Generation, Any]:
-        """The open generation and its searcher; ``ranker``: with the array ranker."""
+    def _open(self, bind: bool = True, ranker: bool = False
+              ) -> tuple[_index.Generation, Any]:
+        """The open generation and a searcher; with ``bind``, only if the corpus
+        folder is the one the index was built from (else the error says so);
+        ``ranker``: with the array ranker (:mod:`kb.ranker`)."""
         ranker = ranker and os.environ.get("KB_RANKER", "arrays") != "whoosh"
         if self._searcher is not None and self._gen is not None:
             if self._searcher.up_to_date() and (self._gen.ranker is not None or not ranker):
+                if bind and self.binding is None:
+                    self._bind(self._gen)
                 return self._gen, self._searcher
             self.close()
         from .search import B, K1, weighting
 
-        gen = _index.open_generation(self.index, load_table=False,
-                                     ranker=(K1, B) if ranker else None)
+        try:
+            gen = _index.open_generation(self.index, load_table=False,
+                                         ranker=(K1, B) if ranker else None)
+        except IndexMissing:
+            if bind:  # "run `kb index`" is no advice without a corpus folder
+                _index.require_corpus(self.corpus)
+            raise
         self._gen, self._searcher = gen, gen.searcher(weighting=weighting())
+        if bind:
+            self._bind(gen)
         return gen, self._searcher
+
+    def _bind(self, gen: _index.Generation) -> None:
+        """Check the corpus folder against the index (:func:`kb.index.check_corpus`);
+        a corpus moved with its index, or an older kb's index, records its folder
+        when the index can be written now (else it is simply checked each time)."""
+        try:
+            b = _index.check_corpus(self.index, gen.marker, self.corpus, lambda: gen.table)
+        except BaseException:
+            self.close()
+            raise
+        if b.rerecord:
+            rec = _index.record_corpus(self.index, self.corpus)
+            if rec is not None:
+                b = _index.Binding(rec["path"], rec["id"], same_path=True)
+        self.binding = b
 
     def _open_table(self) -> tuple[_index.Generation, _index.FileTable]:
         """The open generation and its file table (read now if not read yet)."""
@@ -159,8 +235,7 @@ class KnowledgeBase:
         gen, searcher = self._open(ranker=True)
         return search(searcher, query, limit=limit, offset=offset,
                       filters=Filters(doc=doc, section=section, since=since, until=until),
-                      group=group, path_prefix=display_prefix(self.corpus),
-                      ranker=gen.ranker)
+                      group=group, path_prefix=self._prefix(), ranker=gen.ranker)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""
@@ -199,12 +274,12 @@ class KnowledgeBase:
     def hit_for(self, p: Passage) -> Hit:
         from .search import passage_hit
 
-        return passage_hit(p, display_prefix(self.corpus))
+        return passage_hit(p, self._prefix())
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents, by id."""
         _, table = self._open_table()
-        prefix = display_prefix(self.corpus)
+        prefix = self._prefix()
         return [
             DocumentInfo(id=k, title=e.title, date=e.date, format=e.format,
                          passages=e.passages, path=prefix + k)
@@ -215,9 +290,7 @@ class KnowledgeBase:
         """Files new, changed (by content) or deleted since the last update."""
         from .corpus import walk
 
-        _, table = self._open_table()
-        if not self.corpus.is_dir():
-            return Staleness(deleted=sorted(table.files))
+        _, table = self._open_table()  # the corpus folder is checked there
         files = walk(self.corpus).files
         p = _index.plan(files, table)
         # files the last update could not index are reported as skipped, not as new
@@ -237,13 +310,9 @@ class KnowledgeBase:
         check every file.
         """
         gen, _ = self._open()
-        if not self.corpus.is_dir():
+        if self._small_table(gen):
             return self.staleness()
         try:
-            small = gen._table is not None or \
-                os.stat(gen.table_path()).st_size <= QUICK_CHECK_TABLE_BYTES
-            if small:
-                return self.staleness()
             since = _index.table_updated(gen)
         except OSError:
             return self.staleness()
@@ -251,13 +320,96 @@ class KnowledgeBase:
 
         return Staleness(folders=changed_folders(self.corpus, since))
 
+    def refresh(self, update: bool = True, *, max_files: int = AUTO_UPDATE_MAX_FILES,
+                max_bytes: int = AUTO_UPDATE_MAX_BYTES,
+                progress: _index.Progress | None = None) -> Refresh:
+        """Before a search: bring the index up to date when that is cheap.
+
+        Finds what changed (as :meth:`quick_staleness` does: in a corpus of more
+        than about :data:`QUICK_CHECK_MAX_FILES` files every file is looked at
+        only when a folder changed).  With ``update``, the index is updated when
+        the update reads at most ``max_files`` new or changed files of at most
+        ``max_bytes`` in all (deleted files cost nothing) and the index can be
+        written now; otherwise it is left as it is and :attr:`Refresh.action`
+        says why.  Never raises for a read-only or locked index.
+
+        :raises IndexMissing, CorpusNotFound, CorpusMismatch: as :meth:`search`.
+        """
+        gen, _ = self._open()
+        if not self._small_table(gen):
+            from .corpus import changed_folders
+
+            folders = changed_folders(self.corpus, _index.table_updated(gen))
+            if not folders:
+                return Refresh(Staleness(), "current")
+            if not update:
+                return Refresh(Staleness(folders=folders), "off")
+        from .corpus import walk
+
+        _, table = self._open_table()
+        files = walk(self.corpus).files
+        p = _index.plan(files, table, verify=False)
+        touched = len(p.change)
+        if sum(f.size for f in p.change) <= VERIFY_MAX_BYTES:
+            p = _index.plan(files, table)  # hashes the files whose size or mtime changed
+        failed = {s.id for s in table.skipped}
+        stale = Staleness(new=[f.id for f in p.add if f.id not in failed],
+                          changed=[f.id for f in p.change], deleted=p.remove)
+        n_files = len(stale.new) + len(stale.changed)
+        n_bytes = sum(f.size for f in p.add + p.change)
+        out = Refresh(stale, "current", files=n_files, bytes=n_bytes)
+        if not stale.count and touched == len(p.change):
+            return out  # nothing changed (files that failed before are not retried here)
+        if not update:
+            out.action = "off" if stale.count else "current"
+            return out
+        if n_files > max_files or n_bytes > max_bytes:
+            out.action = "too-large"
+            return out
+        if not (os.access(self.index, os.W_OK) and os.access(gen.dir, os.W_OK)):
+            out.action, out.reason = "read-only", "permission denied"
+            return out
+        try:
+            self.close()
+            out.report = _index.update(self.index, self.corpus, progress=progress,
+                                       by_search=True)
+        except IndexLocked as e:
+            out.action, out.reason = "locked", str(e).split(";")[0]
+            return out
+        except IndexWriteFailed as e:
+            cause = e.__cause__
+            out.action = "read-only"
+            out.reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(e)
+            return out
+        out.action = "updated" if stale.count else "current"  # else only mtimes were recorded
+        return out
+
+    def _small_table(self, gen: _index.Generation) -> bool:
+        """Is the file table small enough to check every file before each search?"""
+        try:
+            return gen._table is not None or \
+                os.stat(gen.table_path()).st_size <= QUICK_CHECK_TABLE_BYTES
+        except OSError:
+            return True
+
     def status(self) -> Status:
+        """Where things are and what the index holds; never raises for a missing
+        corpus or another corpus's index (:attr:`Status.problem` says so)."""
         st = Status(corpus=str(self.corpus), index=str(self.index), exists=False)
         try:
-            gen, _ = self._open()
+            gen, _ = self._open(bind=False)
         except IndexMissing:
+            try:
+                _index.require_corpus(self.corpus)
+            except CorpusNotFound as e:
+                st.problem = str(e)
             return st
-        gen, t = self._open_table()
+        try:
+            t = gen.table
+        except OSError:  # a writer replaced the generation since we opened it
+            self.close()
+            gen, _ = self._open(bind=False)
+            t = gen.table
         st.exists = True
         st.documents = len(t.files)
         st.passages = sum(e.passages for e in t.files.values())
@@ -265,6 +417,15 @@ class KnowledgeBase:
         st.built, st.updated = t.built, t.updated
         st.schema = gen.marker.get("schema")
         st.generation = gen.marker.get("current")
-        st.stale = self.staleness()
         st.skipped = list(t.skipped)
+        rec = _index.recorded_corpus(gen.marker)
+        st.corpus_recorded, st.corpus_id = (rec["path"], rec.get("id")) if rec else (None, None)
+        try:
+            self._open()  # checks the corpus folder against the index
+        except (CorpusNotFound, CorpusMismatch) as e:
+            st.problem = str(e)
+            return st
+        if self.binding is not None:
+            st.corpus_recorded, st.corpus_id = self.binding.recorded, self.binding.corpus_id
+        st.stale = self.staleness()
         return st

@@ -29,7 +29,7 @@ Query syntax:
   "bystander intervention"      exact phrase (quote it for the shell: '"..."')
   harassment OR abuse           either word
   harassment AND NOT online     AND, OR, NOT (capitals), brackets to group
-  harassment -online            -word excludes a word
+  harassment -online            -word excludes a word (anywhere on the line)
   interven*                     wildcard (* any letters, ? one letter)
   harrasment~                   fuzzy: close spellings (edit distance 2 for
                                 words of 5+ letters, else 1; ~1 to narrow)
@@ -58,13 +58,142 @@ def _err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+#: ``ctx.meta`` key: the exit code a command has earned before it writes its output
+#: (0 found, 1 nothing), kept when the reader goes away mid-output (``kb search | head``)
+_EXIT_KEY = "kb.exit_code"
+
+
+def _promise_exit(code: int) -> int:
+    """Record the exit code of what was found before writing it out."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_EXIT_KEY] = code
+    return code
+
+
+def _drop_stdout() -> None:
+    """The reader closed the pipe: send what is still buffered to /dev/null.
+
+    Pointing file descriptor 1 at /dev/null (rather than replacing sys.stdout)
+    also keeps the interpreter's final flush of the old stream quiet.
+    """
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(fd, sys.stdout.fileno())
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):  # no real file descriptor (e.g. CliRunner)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+
+
+class KbCommand(click.Command):
+    """A kb subcommand: its usage errors name it (`kb export --help`, not `kb --help`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            if e.ctx is None:  # Click's parser raises some errors without a context
+                e.ctx = ctx
+            raise
+
+
+class QueryCommand(KbCommand):
+    """A command whose QUERY words may start with ``-`` (``-online`` excludes a word).
+
+    Click alone would read ``-online`` as ``-o nline``, ``-health`` as ``-h``
+    (help) and ``-n3x`` as ``-n 3x``.  So the arguments are sorted before Click
+    parses them: the command's own options, written exactly (``-n 3``,
+    ``--limit=3``, ``-n3``), keep their values; an unknown ``--name`` is a usage
+    error naming the closest option; every other argument, ``-word`` included,
+    is a query word, in the order given.  After ``--`` everything is a query word.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self.sort_args(ctx, args))
+
+    def sort_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        kinds: dict[str, str] = {}  # option name -> "flag" | "int" | "value"
+        for p in self.get_params(ctx):
+            if isinstance(p, click.Option):
+                kind = ("flag" if p.is_flag or p.count else
+                        "int" if isinstance(p.type, click.types.IntParamType) else "value")
+                for name in (*p.opts, *p.secondary_opts):
+                    kinds[name] = kind
+        options: list[str] = []
+        words: list[str] = []
+        rest = list(args)
+        while rest:
+            arg = rest.pop(0)
+            name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+            if arg == "--":
+                words += rest
+                break
+            if name in kinds:
+                options.append(arg)
+                if kinds[name] != "flag" and "=" not in arg:
+                    if not rest:
+                        raise click.BadOptionUsage(
+                            name, f"Option {name!r} requires an argument.", ctx)
+                    options.append(rest.pop(0))  # its value, even if it starts with "-"
+            elif arg.startswith("--"):
+                raise click.NoSuchOption(name, ctx=ctx,
+                                         possibilities=[k for k in kinds if k[:2] == "--"])
+            elif kinds.get(arg[:2]) == "int" and arg[2:].isdigit():
+                options.append(arg)  # -n3
+            else:
+                words.append(arg)
+                if arg[:1] == "-" and kinds.get("-" + arg) is not None:
+                    _err(f"Note: {arg} is searched as a word to exclude; "
+                         f"for the option write -{arg}")
+        return options + (["--", *words] if words else [])
+
+
+class _Invocation:
+    """What this run of ``kb`` was told, for advice and the auto-update (set by ``_kb``)."""
+
+    location: list[str] = []  # the --corpus/--index options the user gave
+    auto_update = True  # kb.toml ``auto_update``
+
+
+def _advise(msg: str) -> str:
+    """Every `kb COMMAND` advised in ``msg`` gets the --corpus/--index the user gave,
+    so the advice works as printed (``kb index --rebuild --index ix``)."""
+    if not _Invocation.location:
+        return msg
+    extra = " ".join(_shell_quote(a) for a in _Invocation.location)
+
+    def add(m: re.Match[str]) -> str:
+        cmd = m.group(1)
+        if cmd.startswith("kb -") or "--help" in cmd or "--index" in cmd or "--corpus" in cmd:
+            return m.group(0)
+        return f"`{cmd} {extra}`"
+
+    return re.sub(r"`(kb(?: [^`]*)?)`", add, msg)
+
+
 class KbGroup(click.Group):
     """Maps every error to one line on stderr and the documented exit codes."""
+
+    command_class = KbCommand
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            rv = super().invoke(ctx)
+            sys.stdout.flush()
+            return rv
+        except BrokenPipeError:
+            # the reader went away (`kb search ... | head -1`): not an error; the
+            # exit code is still that of what was found
+            _drop_stdout()
+            return ctx.meta.get(_EXIT_KEY, EXIT_OK)
 
     def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         argv = list(args) if args is not None else None
+        _Invocation.location, _Invocation.auto_update = [], True
         try:
             rv = super().main(argv, prog_name or "kb", complete_var,
                               standalone_mode=False, **extra)
@@ -89,7 +218,7 @@ class KbGroup(click.Group):
         except KbError as e:
             if _debug(argv):
                 raise
-            _err(f"Error: {e}")
+            _err(_advise(f"Error: {e}"))
             sys.exit(EXIT_ERROR)
         except BrokenPipeError:
             # the reader went away (`kb search ... | head`): not an error
@@ -148,6 +277,13 @@ def location_options(f: Any) -> Any:
     return f
 
 
+def no_update_option(f: Any) -> Any:
+    return click.option(
+        "--no-update", is_flag=True,
+        help="Search the index as it is, without indexing a few changed files first "
+             "(kb.toml: auto_update = false).")(f)
+
+
 def filter_options(f: Any) -> Any:
     f = click.option("--until", type=DateParam(end=True),
                      help="Only documents dated on or before this (YYYY[-MM[-DD]]).")(f)
@@ -165,7 +301,12 @@ def _kb(corpus: str | None, index: str | None) -> Any:
     from .config import resolve
 
     s = resolve(corpus, index)
-    kb = KnowledgeBase(corpus=s.corpus, index=s.index)
+    for warning in s.warnings:
+        _err(f"Warning: {warning}")
+    _Invocation.location = [a for opt, v in (("--corpus", corpus), ("--index", index)) if v
+                            for a in (opt, v)]
+    _Invocation.auto_update = s.auto_update
+    kb = KnowledgeBase(corpus=s.corpus, index=s.index, corpus_prefix=s.corpus_prefix)
     ctx = click.get_current_context(silent=True)
     return ctx.with_resource(kb) if ctx is not None else kb
 
@@ -204,31 +345,57 @@ def _run_update(kb: Any, rebuild: bool) -> Any:
     return report, report_text(report), skipped_text(report)
 
 
-def _ensure_index(kb: Any) -> None:
-    """Build the index on first use; warn on stderr when files changed since."""
+def _ensure_index(kb: Any, no_update: bool = False) -> None:
+    """Build the index on first use; else bring it up to date first when that is
+    cheap (``KnowledgeBase.refresh``), or say on stderr what changed."""
     if not kb.has_index():
-        if not kb.corpus.is_dir():
-            from .errors import CorpusNotFound
+        from .index import require_corpus
 
-            raise CorpusNotFound(f"corpus folder {kb.corpus} does not exist; "
-                                 "point --corpus at your reports folder")
+        require_corpus(kb.corpus)
         _err(f"No index yet: building it from {kb.corpus} …")
         _, summary, skipped = _run_update(kb, rebuild=False)
         _err(summary)
         if skipped:
-            _err(skipped)
+            _err(_advise(skipped))
         return
-    if not kb.corpus.is_dir():
-        return
-    stale = kb.quick_staleness()
-    if stale.folders:
-        n = len(stale.folders)
-        _err(f"Note: files were added, removed or renamed in {n} folder{'s' * (n != 1)} since "
-             "the index was updated; run `kb index` to update it.")
-    elif stale.count:
-        _err(f"Note: {stale.count} file{'s' * (stale.count != 1)} changed since the index was "
-             f"updated ({len(stale.new)} new, {len(stale.changed)} changed, "
-             f"{len(stale.deleted)} deleted); run `kb index` to update it.")
+    note = _refresh_note(kb.refresh(update=_Invocation.auto_update and not no_update))
+    if note:
+        _err(_advise(note))
+
+
+def _refresh_note(r: Any) -> str:
+    """One line on what ``KnowledgeBase.refresh`` did ("" when nothing changed)."""
+    from .api import AUTO_UPDATE_MAX_BYTES, AUTO_UPDATE_MAX_FILES
+
+    def files(n: int) -> str:
+        return f"{n} file{'s' * (n != 1)}"
+
+    st = r.stale
+    if r.action == "current":
+        return ""
+    if r.action == "updated":
+        rep = r.report
+        failed = r.files - len(rep.added) - len(rep.updated)
+        return (f"Updated the index first: added {len(rep.added)}, updated {len(rep.updated)}, "
+                f"removed {len(rep.removed)} ({rep.elapsed:.2f} s)"
+                + (f"; {files(failed)} could not be read (see `kb status`)" if failed > 0
+                   else "") + ".")
+    if st.folders:
+        n = len(st.folders)
+        what = (f"files were added, removed or renamed in {n} folder{'s' * (n != 1)} since "
+                "the index was updated")
+    else:
+        what = (f"{files(st.count)} changed since the index was updated ({len(st.new)} new, "
+                f"{len(st.changed)} changed, {len(st.deleted)} deleted)")
+    if r.action == "off":
+        return f"Note: {what}; run `kb index` to update it."
+    why = {
+        "too-large": f", more than a search updates by itself ({AUTO_UPDATE_MAX_FILES} files "
+                     f"or {AUTO_UPDATE_MAX_BYTES >> 20} MB)",
+        "locked": f"; {r.reason}",
+        "read-only": f"; the index folder cannot be written ({r.reason})",
+    }.get(r.action, "")
+    return f"Note: {what}{why}; searching the index as it is: run `kb index` to update it."
 
 
 @click.group(cls=KbGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -244,8 +411,8 @@ def cli(debug: bool) -> None:
     """
 
 
-@cli.command(epilog=QUERY_HELP,
-             context_settings={"ignore_unknown_options": True})
+@cli.command(cls=QueryCommand, epilog=QUERY_HELP,
+             short_help="Search the reports: ranked passages with their sources.")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True,
               help="How many hits to show.")
@@ -256,24 +423,26 @@ def cli(debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv", "md"]),
               default="text", show_default=True, help="Output format.")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
+@no_update_option
 @location_options
 def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
            section: str | None, since: dt.date | None, until: dt.date | None, group: bool,
-           fmt: str, no_color: bool, corpus: str | None, index_: str | None) -> int:
+           fmt: str, no_color: bool, no_update: bool, corpus: str | None,
+           index_: str | None) -> int:
     """Search the reports: ranked passages with their sources.
 
     Words are matched in any form (harass, harassed, harassment), in British
-    or American spelling.  Exit code 0 when something matched, 1 when
-    nothing did, 2 on errors.
+    or American spelling.  A word starting with - anywhere on the line is
+    excluded (-h alone is help).  Exit code 0 when something is shown, 1 when
+    nothing matched (or --offset is past the last match), 2 on errors.
     """
     text = " ".join(query)
-    if any(q.startswith("-") and len(q) > 1 and q[1] == "-" for q in query):
-        raise click.UsageError(f"unknown option in {text!r}; see `kb search --help`")
     kb = _kb(corpus, index_)
-    _ensure_index(kb)
+    _ensure_index(kb, no_update)
     result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
                        since=since, until=until, group=group)
     out = sys.stdout
+    _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if fmt == "text":
         if _use_color(no_color):
             from rich.console import Console
@@ -305,7 +474,7 @@ def _shell_quote(s: str) -> str:
     return shlex.quote(s)
 
 
-@cli.command("index")
+@cli.command("index", short_help="Bring the index up to date with the corpus folder.")
 @click.option("--rebuild", is_flag=True, help="Build from scratch instead of updating.")
 @location_options
 def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
@@ -314,55 +483,73 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
     Adds new files, re-indexes changed ones (by content hash) and removes
     deleted ones; unchanged files are not read again.  Safe to interrupt:
     the previous index stays searchable until the new state is complete.
+
+    \b
+    Examples:
+      kb index
+      kb index --rebuild
+      kb index --corpus ~/reports --index ~/reports-index
     """
     kb = _kb(corpus, index_)
     _, summary, skipped = _run_update(kb, rebuild)
     click.echo(summary)
     if skipped:
-        _err(skipped)
+        _err(_advise(skipped))
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=QueryCommand,
+             short_help="Export every matched passage as a briefing annex or data.")
 @click.argument("query", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "json", "jsonl", "html"]),
-              default=None, help="Output format (default: from the -o extension, else md).")
+              default=None, help="Output format (default: from the -o extension; md for -).")
 @click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
               help="File to write; - for stdout.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None,
               help="At most this many passages (default: all).")
+@click.option("--offset", type=click.IntRange(min=0), default=0,
+              help="Skip this many passages (with --limit: export in parts).")
+@click.option("--group", is_flag=True, hidden=True)  # refused with a reason, see below
 @filter_options
+@no_update_option
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
-           limit: int | None, doc: str | None, section: str | None, since: dt.date | None,
-           until: dt.date | None, corpus: str | None, index_: str | None) -> int:
+           limit: int | None, offset: int, group: bool, doc: str | None, section: str | None,
+           since: dt.date | None, until: dt.date | None, no_update: bool, corpus: str | None,
+           index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
-    With no QUERY, every passage is exported in document order.  The file is
-    written atomically and never overwrites an existing file without --force.
+    With no QUERY, every passage is exported in document order.  The format
+    comes from the -o extension (.md .markdown .html .htm .csv .json .jsonl
+    .ndjson; any other is an error) or from --format.  The file is written
+    atomically and never overwrites an existing file without --force.
 
     \b
     Examples:
       kb export "bystander intervention" -o annex.html
-      kb export harassment --format csv -o hits.csv
+      kb export harassment -online --format csv -o hits.csv
       kb export --format jsonl -o - | head
     """
     from . import export as ex
     from .models import SearchResult
 
+    if group:
+        raise click.UsageError(
+            "kb export has no --group: an export holds every matching passage (md and html "
+            "already group them by document); for one line per document use "
+            "`kb search QUERY --group --limit 1000 --format csv`")
     if fmt is None:
-        ext = Path(output).suffix.lower().lstrip(".")
-        fmt = ext if ext in ex.FORMATS else "md"
+        fmt = "md" if output == "-" else ex.format_for(output)
     out_path = None if output == "-" else Path(output)
     if out_path is not None:  # refuse early, before any work
         if out_path.exists() and not force and not out_path.is_dir():
             raise KbError(f"{out_path} already exists; use --force to overwrite it")
     kb = _kb(corpus, index_)
-    _ensure_index(kb)
+    _ensure_index(kb, no_update)
     text = " ".join(query).strip()
     if text:
-        result = kb.search(text, limit=limit, doc=doc, section=section, since=since,
-                           until=until)
+        result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
+                           since=since, until=until)
     else:
         import fnmatch
         import time
@@ -378,31 +565,39 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
             lo = (since or dt.date.min).isoformat()
             hi = (until or dt.date.max).isoformat()
             passages = [p for p in passages if p.date and lo <= p.date <= hi]
-        if limit:
-            passages = passages[:limit]
+        total = len(passages)
+        passages = passages[offset:offset + limit if limit else None]
         hits = tuple(kb.hit_for(p) for p in passages)
-        result = SearchResult(query="", total=len(hits), hits=hits,
+        result = SearchResult(query="", total=total, hits=hits, offset=offset,
                               elapsed=time.perf_counter() - t0)
     writer = ex.WRITERS[fmt]
+    code = _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if out_path is None:
         writer(result, sys.stdout)
         sys.stdout.flush()
     else:
         ex.write_file(out_path, lambda f: writer(result, f), force=force)
         _err(f"Wrote {len(result.hits):,} passage{'s' * (len(result.hits) != 1)} to {out_path}")
-    return EXIT_OK if result.hits else EXIT_NO_RESULTS
+    return code
 
 
-@cli.command()
+@cli.command(short_help="Show a passage in full, with passages around it.")
 @click.argument("passage_id", metavar="ID")
 @click.option("--context", "-C", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also show N passages before and after.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="Output format.")
 @location_options
 def show(passage_id: str, context: int, fmt: str, corpus: str | None,
          index_: str | None) -> None:
-    """Show a passage in full, with its citation (ID as in search results)."""
+    """Show a passage in full, with its citation (ID as in search results).
+
+    \b
+    Examples:
+      kb show making-zero-tolerance-a-reality-2022.txt#21
+      kb show making-zero-tolerance-a-reality-2022.txt#21 --context 2
+      kb show 'reports/annual 2023.pdf#4' --format json
+    """
     kb = _kb(corpus, index_)
     passages = kb.context(passage_id, context)
     hits = [kb.hit_for(p) for p in passages]
@@ -417,30 +612,47 @@ def show(passage_id: str, context: int, fmt: str, corpus: str | None,
     click.echo(passages_text(hits, focus=passage_id), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="Where things are, what is indexed, changed or skipped.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="Output format.")
 @location_options
-def status(fmt: str, corpus: str | None, index_: str | None) -> None:
-    """Where the corpus and index are, what is indexed, what changed or was skipped."""
+def status(fmt: str, corpus: str | None, index_: str | None) -> int:
+    """Where the corpus and index are, what is indexed, what changed or was skipped.
+
+    \b
+    Examples:
+      kb status
+      kb status --format json
+    """
     kb = _kb(corpus, index_)
-    st = kb.status().to_dict()
+    status = kb.status()
+    st = status.to_dict()
     if fmt == "json":
         import json
 
         click.echo(json.dumps(st, ensure_ascii=False, indent=2))
-        return
-    from .render import status_text
+    else:
+        from .render import status_text
 
-    click.echo(status_text(st))
+        click.echo(_advise(status_text(st)))
+    if status.problem:  # the report is printed; the problem is an error all the same
+        _err(_advise(f"Error: {status.problem}"))
+        return EXIT_ERROR
+    return EXIT_OK
 
 
-@cli.command()
+@cli.command(short_help="List the indexed documents: title, date, passages, path.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="Output format.")
 @location_options
 def docs(fmt: str, corpus: str | None, index_: str | None) -> None:
-    """List the indexed documents: title, date, passages, path."""
+    """List the indexed documents: title, date, passages, path.
+
+    \b
+    Examples:
+      kb docs
+      kb docs --format json
+    """
     kb = _kb(corpus, index_)
     documents = kb.documents()
     if fmt == "json":

@@ -2,15 +2,19 @@
 
 Parts:
 
-* :func:`walk` finds the files: recursive, hidden files and folders and
-  anything matched by ``.kbignore`` (gitignore syntax, at the corpus root)
-  skipped, symlinks followed only while they stay inside the corpus, only
-  regular files (a FIFO or device never blocks the walk), unknown
-  extensions reported as skipped.
+* :func:`walk` finds the files: recursive, hidden files and folders,
+  operating-system and editor junk (:func:`is_junk`) and anything matched by
+  ``.kbignore`` (gitignore syntax, at the corpus root) ignored, symlinks
+  followed only while they stay inside the corpus, only regular files (a
+  FIFO or device never blocks the walk), unknown extensions reported as
+  skipped.  A file name that is not valid UTF-8 gets an id (the name shown
+  in citations) with the undecodable bytes replaced by ``\ufffd``; the file
+  is still opened by its real name.
 * :func:`decode` turns bytes into text: UTF-8 with or without BOM, UTF-16
-  with BOM, else the encoding ``charset-normalizer`` detects; binary or
-  undecodable bytes raise :class:`DecodeFailed`.  Line endings (CRLF, lone
-  CR) become ``\\n`` so that line numbers match what editors show.
+  with BOM, UTF-8 with a few damaged bytes, else the encoding
+  ``charset-normalizer`` detects; binary or undecodable bytes raise
+  :class:`DecodeFailed`.  Line endings (CRLF, lone CR) become ``\\n`` so
+  that line numbers match what editors show.
 """
 
 from __future__ import annotations
@@ -35,6 +39,35 @@ FORMATS: dict[str, str] = {
 }
 
 IGNORE_FILE = ".kbignore"
+
+#: Files that operating systems and editors leave next to documents: never
+#: documents, so ignored like hidden files (not reported as skipped).  Names
+#: starting with "." (``.DS_Store``, AppleDouble ``._*``, LibreOffice's
+#: ``.~lock.*#``) are hidden files and ignored anyway.
+JUNK_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})  # compared lower-cased
+JUNK_FOLDERS = frozenset({"__MACOSX", "$RECYCLE.BIN", "System Volume Information"})
+
+
+def is_junk(name: str, is_dir: bool = False) -> bool:
+    """OS or editor junk: Office lock files ``~$*`` and temp files ``~*.tmp``,
+    backup files ``*~``, ``Thumbs.db``, ``desktop.ini``; folders ``__MACOSX``
+    (AppleDouble files from zip archives), ``$RECYCLE.BIN``, ``System Volume
+    Information``."""
+    if is_dir:
+        return name in JUNK_FOLDERS
+    lower = name.lower()
+    return (lower in JUNK_NAMES or name.startswith("~$") or name.endswith("~")
+            or (name.startswith("~") and lower.endswith(".tmp")))
+
+
+def text_name(name: str) -> str:
+    """A file name as valid text: bytes that are not UTF-8 (which ``os`` hands over
+    as lone surrogates, see PEP 383) become ``\ufffd``."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", errors="replace")
+    return name
 
 
 class DecodeFailed(Exception):
@@ -71,6 +104,7 @@ def walk(root: Path, formats: dict[str, str] | None = None) -> WalkResult:
             return False
         return bool(spec.match_file(rel + "/" if is_dir else rel))
 
+    renamed: list[SourceFile] = []  # files whose name is not valid UTF-8
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:  # explicit stack: deep folder trees cannot overflow recursion
         dirpath, rel_dir = stack.pop()
@@ -82,7 +116,8 @@ def walk(root: Path, formats: dict[str, str] | None = None) -> WalkResult:
             seen_dirs.add(key)
             entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
         except OSError as e:
-            result.skipped.append(Skipped(rel_dir or ".", f"cannot read folder: {e.strerror}"))
+            result.skipped.append(Skipped(text_name(rel_dir) or ".",
+                                          f"cannot read folder: {e.strerror}"))
             continue
         subdirs: list[tuple[str, str]] = []
         for entry in entries:
@@ -95,32 +130,67 @@ def walk(root: Path, formats: dict[str, str] | None = None) -> WalkResult:
                 if entry.is_symlink():
                     target = os.path.realpath(full)
                     if os.path.commonpath([real_root, target]) != real_root:
-                        result.skipped.append(Skipped(rel, "symlink leads outside the corpus"))
+                        result.skipped.append(Skipped(text_name(rel),
+                                                      "symlink leads outside the corpus"))
                         continue
                 st = os.stat(full)  # follows links that stay inside the corpus
             except (OSError, ValueError) as e:
                 reason = getattr(e, "strerror", None) or str(e)
-                result.skipped.append(Skipped(rel, f"cannot read: {reason}"))
+                result.skipped.append(Skipped(text_name(rel), f"cannot read: {reason}"))
                 continue
             if stat.S_ISDIR(st.st_mode):
-                if not ignored(rel, True):
+                if not is_junk(name, True) and not ignored(rel, True):
                     subdirs.append((full, rel))
                 continue
-            if ignored(rel, False):
+            if is_junk(name) or ignored(rel, False):
                 continue
             ext = os.path.splitext(name)[1].lower()
             fmt = formats.get(ext)
             if not stat.S_ISREG(st.st_mode):
                 if fmt is not None:
-                    result.skipped.append(Skipped(rel, "not a regular file (pipe, socket or device)"))
+                    result.skipped.append(Skipped(text_name(rel),
+                                                  "not a regular file (pipe, socket or device)"))
                 continue
             if fmt is None:
-                result.skipped.append(Skipped(rel, f"unsupported format '{ext or name}'"))
+                result.skipped.append(Skipped(text_name(rel),
+                                              f"unsupported format '{text_name(ext or name)}'"))
                 continue
-            result.files.append(SourceFile(rel, full, fmt, st.st_size, st.st_mtime_ns))
+            doc_id = text_name(rel)
+            (result.files if doc_id == rel else renamed).append(
+                SourceFile(doc_id, full, fmt, st.st_size, st.st_mtime_ns))
         stack.extend(reversed(subdirs))
+    # Names that are not valid UTF-8 last, in byte order: two of them (or one and a
+    # real name holding "\ufffd") may read the same once their bad bytes are replaced;
+    # an id must name one file, so the later one is skipped, never merged.
+    ids = {f.id for f in result.files}
+    for f in sorted(renamed, key=lambda f: os.fsencode(f.path)):
+        if f.id in ids:
+            result.skipped.append(Skipped(f.id, "the file name is not valid UTF-8 and reads the "
+                                                "same as another file's once its undecodable "
+                                                "bytes are shown as \ufffd; rename it"))
+            continue
+        ids.add(f.id)
+        result.files.append(f)
     result.files.sort(key=lambda f: f.id)
     return result
+
+
+def formats_read(formats: dict[str, str] | None = None) -> str:
+    """The file types kb reads, for messages: ``.md, .markdown, .txt, …``."""
+    return ", ".join(FORMATS if formats is None else formats)
+
+
+def warnings(root: Path, result: WalkResult, documents: int) -> list[str]:
+    """What to tell the user about a corpus that gave no documents (else nothing)."""
+    if documents:
+        return []
+    if result.files:
+        n = len(result.files)
+        which = "its only file" if n == 1 else f"all {n} of its files"
+        return [f"no documents could be indexed from {root}: {which} failed (see `kb status`)"]
+    if not result.skipped:
+        return [f"the corpus folder {root} is empty: kb reads {formats_read()} files"]
+    return [f"the corpus folder {root} has no file that kb reads ({formats_read()})"]
 
 
 def changed_folders(root: Path, since: float) -> list[str]:
@@ -145,14 +215,14 @@ def changed_folders(root: Path, since: float) -> list[str]:
                 continue
             seen.add((st.st_dev, st.st_ino))
             if st.st_mtime > since:
-                out.append(rel or ".")
+                out.append(text_name(rel) or ".")
             if st.st_nlink == 2:
                 # a folder's link count is 2 + its subfolders (ext4, xfs; btrfs says 1):
                 # no subfolders, so no need to list its files
                 continue
             with os.scandir(path) as entries:
                 for e in entries:
-                    if e.name.startswith(".") or not e.is_dir():
+                    if e.name.startswith(".") or not e.is_dir() or is_junk(e.name, True):
                         continue
                     r = f"{rel}/{e.name}" if rel else e.name
                     if spec is not None and spec.match_file(r + "/"):
@@ -203,10 +273,12 @@ def decode(data: bytes) -> tuple[str, str]:
         raise DecodeFailed("binary file (contains NUL bytes)")
     # UTF-8 with a few damaged bytes stays UTF-8 (the bad bytes become U+FFFD):
     # a detector would pick a legacy code page and garble every other character.
+    # Well-formed multi-byte sequences almost never occur by chance in text of
+    # another encoding, so a few of them outweigh a few bad bytes at any size.
     text = data.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd")
+    bad = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")  # U+FFFD written as such is good
     good = sum(1 for ch in text if ord(ch) > 127) - bad
-    if good > 0 and bad <= max(2, good // 10):
+    if good > 0 and bad <= max(3, good):
         return normalize_newlines(text), "utf-8"
     from charset_normalizer import from_bytes
 

@@ -17,6 +17,10 @@ class CorpusNotFound(KbError):
     """The corpus folder does not exist or is not a folder."""
 
 
+class CorpusMismatch(KbError):
+    """The index was built from another corpus folder (one that holds other files)."""
+
+
 class IndexMissing(KbError):
     """There is no index yet."""
 

@@ -2,9 +2,11 @@
 
 One serializer feeds every machine format: ``jsonl`` is each hit's
 ``to_dict()``, ``json`` wraps them with the query and total, the CSV header
-uses the same field names.  ``md`` and ``html`` are briefing annexes: the
-query, when it was run, how many passages, then the passages grouped by
-document, each with its full text and citation.
+has every hit field under the same names (lists joined into one cell).
+``md`` and ``html`` are briefing annexes: the query, when it was run, how
+many passages, then the passages grouped by document, each with its full
+text and citation.  The format of ``-o FILE`` comes from its extension
+(:data:`EXPORT_FORMATS`); an unknown extension is an error, never a guess.
 
 Exports are documents other people open: HTML is escaped (a report's
 ``<script>`` is shown, never run) and CSV cells that a spreadsheet would
@@ -22,16 +24,20 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import OutputError, OutputExists
 from .models import Hit, SearchResult
 
-FORMATS = ("md", "csv", "json", "jsonl", "html")
-CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "line_start",
-              "line_end", "page", "paragraph", "citation", "path", "missing_terms", "snippet",
-              "text")
+#: every field of a hit (:meth:`Hit.to_dict`), long text last for spreadsheets
+CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "heading_path",
+              "line_start", "line_end", "page", "paragraph", "citation", "path", "more_in_doc",
+              "missing_terms", "highlights", "snippet", "text")
+#: how list fields are written in one CSV cell
+HEADING_SEP = " › "
+LIST_SEP = "; "
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -44,7 +50,9 @@ def csv_safe(value: Any) -> Any:
 
 def _csv_row(h: Hit) -> dict[str, Any]:
     d = h.to_dict()
-    d["missing_terms"] = "; ".join(h.missing_terms)
+    d["heading_path"] = HEADING_SEP.join(h.heading_path)
+    d["missing_terms"] = LIST_SEP.join(h.missing_terms)
+    d["highlights"] = LIST_SEP.join(f"{s}-{e}" for s, e in h.highlights)
     return {k: csv_safe("" if d.get(k) is None else d.get(k)) for k in CSV_FIELDS}
 
 
@@ -81,6 +89,20 @@ def _md_quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.split("\n"))
 
 
+def _count_line(result: SearchResult, now: dt.datetime | None) -> str:
+    """``Searched … · 26 passages from 1 document`` (or ``passages 11-20 of 26``)."""
+    n = len(result.hits)
+    docs = len({h.doc for h in result.hits})
+    if n == result.total and not result.offset:
+        what = f"{n} passage{'s' * (n != 1)}"
+    elif n:
+        what = f"passages {result.offset + 1}-{result.offset + n} of {result.total}"
+    else:
+        return (f"Searched {_when(now)} · none of the {result.total} passages from "
+                f"{result.offset + 1} on")
+    return f"Searched {_when(now)} · {what} from {docs} document{'s' * (docs != 1)}"
+
+
 def write_md_list(result: SearchResult, out: IO[str]) -> None:
     """``kb search --format md``: a Markdown list of quoted passages with citations."""
     for h in result.hits:
@@ -92,10 +114,8 @@ def write_md_annex(result: SearchResult, out: IO[str], now: dt.datetime | None =
     """``kb export --format md``: a briefing annex."""
     title = f"Passages matching “{result.query}”" if result.query else "All passages"
     out.write(f"# {title}\n\n")
-    n = len(result.hits)
     docs = _by_document(result.hits)
-    out.write(f"Searched {_when(now)} · {n} passage{'s' * (n != 1)} from "
-              f"{len(docs)} document{'s' * (len(docs) != 1)}\n\n")
+    out.write(f"{_count_line(result, now)}\n\n")
     for doc, hits in docs:
         first = hits[0]
         date = f" ({first.date})" if first.date else ""
@@ -114,12 +134,10 @@ def write_html_annex(result: SearchResult, out: IO[str], now: dt.datetime | None
     """``kb export --format html``: a self-contained, escaped briefing annex."""
     e = html.escape
     title = f"Passages matching “{result.query}”" if result.query else "All passages"
-    n = len(result.hits)
     docs = _by_document(result.hits)
     out.write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
     out.write(f"<title>{e(title)}</title>\n<style>{_CSS}</style></head><body>\n")
-    out.write(f"<h1>{e(title)}</h1>\n<p class=\"meta\">Searched {e(_when(now))} · {n} "
-              f"passage{'s' * (n != 1)} from {len(docs)} document{'s' * (len(docs) != 1)}</p>\n")
+    out.write(f"<h1>{e(title)}</h1>\n<p class=\"meta\">{e(_count_line(result, now))}</p>\n")
     for doc, hits in docs:
         first = hits[0]
         date = f" ({e(first.date)})" if first.date else ""
@@ -131,13 +149,41 @@ def write_html_annex(result: SearchResult, out: IO[str], now: dt.datetime | None
     out.write("</body></html>\n")
 
 
+@dataclass(frozen=True, slots=True)
+class ExportFormat:
+    name: str  #: the --format value
+    extensions: tuple[str, ...]  #: file name endings that choose it (lower case)
+    write: Callable[[SearchResult, IO[str]], None]
+
+
+#: the export formats; ``-o FILE`` picks one by its extension, ``--format`` by name
+EXPORT_FORMATS: tuple[ExportFormat, ...] = (
+    ExportFormat("md", (".md", ".markdown"), write_md_annex),
+    ExportFormat("html", (".html", ".htm"), write_html_annex),
+    ExportFormat("csv", (".csv",), write_csv),
+    ExportFormat("json", (".json",), write_json),
+    ExportFormat("jsonl", (".jsonl", ".ndjson"), write_jsonl),
+)
+FORMATS = tuple(f.name for f in EXPORT_FORMATS)
 WRITERS: dict[str, Callable[[SearchResult, IO[str]], None]] = {
-    "json": write_json,
-    "jsonl": write_jsonl,
-    "csv": write_csv,
-    "md": write_md_annex,
-    "html": write_html_annex,
-}
+    f.name: f.write for f in EXPORT_FORMATS}
+
+
+def format_for(path: str | os.PathLike[str]) -> str:
+    """The export format named by a file's extension.
+
+    :raises OutputError: no format in :data:`EXPORT_FORMATS` has this extension
+        (an unknown one is never guessed: ``annex.docx`` must not silently be Markdown).
+    """
+    name = Path(path).name
+    ext = Path(name).suffix.lower()
+    for f in EXPORT_FORMATS:
+        if ext in f.extensions:
+            return f.name
+    known = " ".join(e for f in EXPORT_FORMATS for e in f.extensions)
+    what = f"'{ext}' is not one of {known}" if ext else f"it has no extension (one of {known})"
+    raise OutputError(f"cannot tell the export format of {name}: {what}; "
+                      f"give one with --format {'|'.join(FORMATS)}")
 
 
 def render(result: SearchResult, fmt: str) -> str:

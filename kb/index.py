@@ -3,7 +3,8 @@
 Layout of an index folder::
 
     index/
-      kb-index.json      marker and pointer: schema version, settings, current generation
+      kb-index.json      marker and pointer: schema version, settings, current generation,
+                         the corpus it was built from (resolved path, random id)
       kb.lock            held (flock) by the one ``kb index`` that may write
       g000003/           the current generation: a Whoosh index plus
         MAIN_*.toc, *.seg ...
@@ -28,6 +29,9 @@ Safety (see README "Safety"):
   is taken over, never a permanent block.
 * kb never writes into or deletes a folder it did not create: a non-empty
   index folder without ``kb-index.json`` is refused.
+* An index belongs to one corpus (:func:`check_corpus`): reading or updating it
+  with another corpus folder is refused unless that folder holds the same files
+  (the corpus moved or was renamed); ``--rebuild`` re-points it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ from typing import Any
 
 from . import corpus as _corpus
 from .errors import (
+    CorpusMismatch,
+    CorpusNotFound,
     IndexCorrupt,
     IndexIncompatible,
     IndexLocked,
@@ -209,7 +215,8 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
             others = [n for n in os.listdir(index_dir) if not _kb_leftover(index_dir, n)]
             if others:
                 raise NotAnIndex(
-                    f"{index_dir} is not a kb index (it holds {len(others)} other files); "
+                    f"{index_dir} is not a kb index (it holds {len(others)} other "
+                    f"file{'s' * (len(others) != 1)}); "
                     "kb will not touch it: choose another folder with --index"
                 ) from None
         return None
@@ -257,27 +264,210 @@ def check_compatible(marker: dict[str, Any]) -> None:
         )
 
 
+# --------------------------------------------------------------------------
+# the corpus an index belongs to
+
+#: how many of the indexed files are compared with a corpus folder at another path
+CORPUS_SAMPLE = 32
+#: at most this many bytes of them are hashed (when a copy changed their mtimes)
+CORPUS_HASH_BUDGET = 8 << 20
+
+
+def _path_text(p: Path | str) -> str:
+    """A resolved path as the marker records it (valid Unicode even for undecodable bytes)."""
+    real = os.path.realpath(p)
+    return real.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def recorded_corpus(marker: dict[str, Any]) -> dict[str, str] | None:
+    """The corpus recorded in the marker: ``{"path", "id", "index"}`` (the resolved
+    corpus and index folders, a random corpus id); None for an index written by an
+    earlier kb, which did not record it."""
+    rec = marker.get("corpus")
+    if isinstance(rec, dict) and isinstance(rec.get("path"), str):
+        return rec
+    return None
+
+
+def corpus_problem(corpus_dir: Path) -> str | None:
+    """Why ``corpus_dir`` cannot be a corpus folder ("does not exist", ...), or None."""
+    if corpus_dir.is_dir():
+        return None
+    if corpus_dir.exists():
+        return "is a file, not a folder"
+    return "does not exist"
+
+
+def require_corpus(corpus_dir: Path) -> None:
+    """:raises CorpusNotFound: ``corpus_dir`` is not a folder (says whether it is a file)."""
+    problem = corpus_problem(corpus_dir)
+    if problem:
+        raise CorpusNotFound(f"corpus folder {corpus_dir} {problem}; "
+                             "point --corpus at your reports folder")
+
+
+@dataclass(slots=True)
+class Binding:
+    """How a corpus folder relates to the corpus an index records."""
+
+    recorded: str | None  #: the recorded corpus path (None: an older kb's index)
+    corpus_id: str | None
+    same_path: bool  #: the corpus is where the index says
+    #: the index should record the corpus's new path: the same files, and the
+    #: recorded folder is gone, the index folder moved too, nothing was recorded,
+    #: or the index holds no files
+    rerecord: bool = False
+
+
+def same_files(table: FileTable, corpus_dir: Path) -> bool:
+    """Does ``corpus_dir`` hold the files the index was built from?
+
+    Up to :data:`CORPUS_SAMPLE` indexed files, spread over the file table, are
+    looked up in ``corpus_dir``: a file matches when it is there with the same
+    size and the same modification time or, when a copy changed the time, the
+    same content hash (beyond :data:`CORPUS_HASH_BUDGET` bytes hashed, the size
+    alone).  Three in four must match, so a folder moved with a few files
+    edited since is still recognised.  An index of no files fits every folder.
+    """
+    ids = sorted(table.files)
+    if not ids:
+        return True
+    n = min(CORPUS_SAMPLE, len(ids))
+    sample = [ids[i * len(ids) // n] for i in range(n)]
+    budget, matched = CORPUS_HASH_BUDGET, 0
+    for doc_id in sample:
+        entry = table.files[doc_id]
+        path = os.path.join(corpus_dir, doc_id)
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        if not os.path.isfile(path) or st.st_size != entry.size:
+            continue
+        if st.st_mtime_ns == entry.mtime_ns or entry.size > budget:
+            matched += 1
+            continue
+        budget -= entry.size
+        try:
+            matched += _sha256(path) == entry.sha256
+        except OSError:
+            pass
+    return matched * 4 >= len(sample) * 3
+
+
+def check_corpus(index_dir: Path, marker: dict[str, Any], corpus_dir: Path,
+                 table: Callable[[], FileTable]) -> Binding:
+    """Is ``corpus_dir`` the corpus this index was built from?
+
+    The same resolved path is; another path is when it holds the same files
+    (:func:`same_files`: the folder was moved or renamed, or is a copy).  An
+    index that records no corpus (built by an older kb) is checked by its files
+    the same way.  ``table`` gives the file table (read only when needed).
+
+    :raises CorpusNotFound: ``corpus_dir`` is missing or a file.
+    :raises CorpusMismatch: ``corpus_dir`` holds other files than the index.
+    """
+    rec = recorded_corpus(marker)
+    cur = _path_text(corpus_dir)
+    recorded = rec["path"] if rec else None
+    corpus_id = rec.get("id") if rec else None
+    problem = corpus_problem(corpus_dir)
+    if problem:
+        built = "" if recorded is None else (
+            f" (the index in {index_dir} was built from "
+            + ("it" if recorded == cur else recorded) + ")")
+        raise CorpusNotFound(f"corpus folder {corpus_dir} {problem}{built}; "
+                             "point --corpus at your reports folder")
+    if recorded == cur:
+        return Binding(recorded, corpus_id, same_path=True)
+    files = table()
+    if same_files(files, corpus_dir):
+        gone = recorded is None or not os.path.isdir(recorded)
+        index_moved = rec is not None and rec.get("index") != _path_text(index_dir)
+        # an index of no files belongs to the first corpus that fills it
+        return Binding(recorded, corpus_id, same_path=False,
+                       rerecord=gone or index_moved or not files.files)
+    ways = (f"add `--index DIR` to give {corpus_dir} an index of its own, or run "
+            "`kb index --rebuild` to rebuild this index from it")
+    if recorded is None:
+        raise CorpusMismatch(
+            f"the index in {index_dir} does not hold the files of {corpus_dir} (it was "
+            f"built by an older kb, which did not record its corpus folder); {ways}")
+    raise CorpusMismatch(f"the index in {index_dir} was built from {recorded}, "
+                         f"not from {corpus_dir}; {ways}")
+
+
+def _with_corpus(marker: dict[str, Any], index_dir: Path, corpus_dir: Path,
+                 new_id: bool = False) -> dict[str, Any]:
+    """``marker`` recording ``corpus_dir`` (the corpus id kept unless ``new_id``)."""
+    rec = recorded_corpus(marker)
+    corpus_id = rec.get("id") if rec and not new_id else None
+    if not isinstance(corpus_id, str) or not corpus_id:
+        import secrets
+
+        corpus_id = secrets.token_hex(8)
+    out = dict(marker)
+    out["corpus"] = {"path": _path_text(corpus_dir), "id": corpus_id,
+                     "index": _path_text(index_dir)}
+    return out
+
+
+def record_corpus(index_dir: Path, corpus_dir: Path) -> dict[str, str] | None:
+    """Record ``corpus_dir`` as the index's corpus if the index can be written now
+    (no other writer, a writable folder); returns what was recorded, or None."""
+    try:
+        with write_lock(index_dir, by_search=True):
+            marker = read_marker(index_dir)
+            if marker is None:
+                return None
+            check_compatible(marker)
+            marker = _with_corpus(marker, index_dir, corpus_dir)
+            _write_json_atomic(index_dir / MARKER, marker)
+        return marker["corpus"]  # type: ignore[no-any-return]
+    except (KbError, OSError):
+        return None
+
+
+#: a ``kb index`` waits this long for a search's small update (README "kb search")
+#: to release the lock, instead of being refused at once
+SEARCH_UPDATE_WAIT = 30.0
+
+
 @contextmanager
-def write_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's writer lock; :class:`IndexLocked` if another process has it."""
+def write_lock(index_dir: Path, by_search: bool = False) -> Iterator[None]:
+    """Hold the index's writer lock; :class:`IndexLocked` if another process has it.
+
+    The lock file names its holder's pid, followed by ``search`` when the holder
+    is a search bringing the index up to date before searching (``by_search``):
+    such an update is small, so another writer waits for it (up to
+    :data:`SEARCH_UPDATE_WAIT` seconds); a search never waits.
+    """
     import fcntl
 
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + SEARCH_UPDATE_WAIT
+        while True:
             try:
-                pid = os.pread(fd, 32, 0).decode().strip() or "?"
-            except OSError:
-                pid = "?"
-            raise IndexLocked(
-                f"another update is running (pid {pid}); wait for it to finish"
-            ) from None
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                try:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").split()
+                except OSError:
+                    holder = []
+                if not by_search and holder[1:] == ["search"] and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                pid = holder[0] if holder else "?"
+                raise IndexLocked(
+                    f"another update is running (pid {pid}); wait for it to finish"
+                ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}{' search' if by_search else ''}".encode(), 0)
         try:
             yield
         finally:
@@ -558,17 +748,22 @@ def _write_errors(index_dir: Path) -> Iterator[None]:
 
 
 def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
-           progress: Progress | None = None) -> IndexReport:
-    """Bring the index in step with the corpus folder (see the module docstring)."""
-    t0 = time.perf_counter()
-    if not corpus_dir.is_dir():
-        from .errors import CorpusNotFound
+           progress: Progress | None = None, by_search: bool = False) -> IndexReport:
+    """Bring the index in step with the corpus folder (see the module docstring).
 
-        what = "is a file, not a folder" if corpus_dir.exists() else "does not exist"
-        raise CorpusNotFound(f"corpus folder {corpus_dir} {what}; "
-                             "point --corpus at your reports folder")
+    :param by_search: a search's update before searching (see :func:`write_lock`).
+    """
+    t0 = time.perf_counter()
+    if corpus_problem(corpus_dir) and not rebuild:
+        try:  # name the folder the index was built from, as a search would
+            marker = read_marker(index_dir)
+        except KbError:
+            marker = None
+        if marker is not None:
+            check_corpus(index_dir, marker, corpus_dir, FileTable)
+    require_corpus(corpus_dir)
     marker = _marker_for_update(index_dir, rebuild)  # refuses foreign folders first
-    with _write_errors(index_dir), write_lock(index_dir):
+    with _write_errors(index_dir), write_lock(index_dir, by_search):
         marker = _marker_for_update(index_dir, rebuild)
         if marker is not None and not rebuild:
             try:
@@ -577,12 +772,13 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
                 if "newer kb" in str(e):
                     raise
                 rebuild = True  # older schema: rebuilding is cheap and safe
-        walk = _corpus.walk(corpus_dir)
         if marker is None or rebuild:
-            report = _rebuild(index_dir, marker, walk, progress)
+            walk = _corpus.walk(corpus_dir)
+            report = _rebuild(index_dir, corpus_dir, marker, walk, progress)
         else:
-            report = _incremental(index_dir, marker, walk, progress)
+            report, walk = _incremental(index_dir, corpus_dir, marker, progress)
         _remove_stale_generations(index_dir)
+    report.warnings += _corpus.warnings(corpus_dir, walk, report.documents_total)
     report.elapsed = time.perf_counter() - t0
     return report
 
@@ -596,8 +792,8 @@ def _write_file(writer: Any, table: FileTable, f: SourceFile, item: Loaded) -> i
     return len(item.passages)
 
 
-def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkResult,
-             progress: Progress | None) -> IndexReport:
+def _rebuild(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
+             walk: _corpus.WalkResult, progress: Progress | None) -> IndexReport:
     from whoosh.index import create_in
 
     old_table = FileTable()
@@ -677,17 +873,34 @@ def _rebuild(index_dir: Path, marker: dict[str, Any] | None, walk: _corpus.WalkR
         "current": gen_name,
         "created": time.time(),
     }
+    # the corpus keeps its id when rebuilt in place; a rebuild from another folder
+    # re-points the index: a new id
+    rec = recorded_corpus(marker) if marker else None
+    new_marker = _with_corpus({**new_marker, "corpus": rec} if rec else new_marker,
+                              index_dir, corpus_dir,
+                              new_id=rec is None or rec["path"] != _path_text(corpus_dir))
     _write_json_atomic(index_dir / MARKER, new_marker)  # the switch
     report.passages_total = report.passages_added
     report.documents_total = len(table.files)
     return report
 
 
-def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResult,
-                 progress: Progress | None) -> IndexReport:
+def _incremental(index_dir: Path, corpus_dir: Path, marker: dict[str, Any],
+                 progress: Progress | None) -> tuple[IndexReport, _corpus.WalkResult]:
+    """An incremental update; returns its report and the corpus walk it compared."""
     gen = open_generation(index_dir)
     gen.reader.close()  # the writer reads what it needs itself
-    ix, table = gen.ix, gen.table
+    ix = gen.ix
+    try:
+        # an index is updated only from its own corpus (`--rebuild` re-points it)
+        if check_corpus(index_dir, marker, corpus_dir, lambda: gen.table).rerecord:
+            # moved with its index, or an earlier kb's index: record where it is now
+            _write_json_atomic(index_dir / MARKER, _with_corpus(marker, index_dir, corpus_dir))
+        table = gen.table
+        walk = _corpus.walk(corpus_dir)
+    except BaseException:
+        ix.close()
+        raise
     p = plan(walk.files, table)
     report = IndexReport(unchanged=len(p.unchanged))
     new_table = FileTable(files=dict(p.unchanged), built=table.built, updated=time.time())
@@ -706,7 +919,7 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
         report.skipped = new_table.skipped
         report.passages_total = sum(e.passages for e in new_table.files.values())
         report.documents_total = len(new_table.files)
-        return report
+        return report, walk
     writer = None
     try:
         writer = _writer(ix)
@@ -738,7 +951,7 @@ def _incremental(index_dir: Path, marker: dict[str, Any], walk: _corpus.WalkResu
     report.skipped = new_table.skipped
     report.passages_total = sum(e.passages for e in new_table.files.values())
     report.documents_total = len(new_table.files)
-    return report
+    return report, walk
 
 
 _UPDATED_RE = re.compile(rb'"updated":(-?[0-9.eE+-]+)\}\s*$')

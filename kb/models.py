@@ -21,8 +21,10 @@ Segment = tuple[int, str]
 class SourceFile:
     """A file found in the corpus folder."""
 
-    id: str  #: path relative to the corpus, ``/`` separators
-    path: str  #: absolute path on disk
+    #: path relative to the corpus, ``/`` separators; valid text (bytes of a name
+    #: that are not UTF-8 are shown as U+FFFD, see ``corpus.text_name``)
+    id: str
+    path: str  #: absolute path on disk, the real name (``os`` surrogate escapes kept)
     format: str  #: "markdown", "text", ...
     size: int
     mtime_ns: int
@@ -34,6 +36,22 @@ class Skipped:
 
     id: str
     reason: str
+
+    @property
+    def kind(self) -> str:
+        """The reason in one word, for summaries: "unsupported", "unreadable",
+        "no-text", "name-clash" or "damaged"."""
+        r = self.reason
+        if r.startswith("unsupported format"):
+            return "unsupported"
+        if r.startswith(("cannot read", "permission denied", "file vanished", "too large",
+                         "not a regular file", "symlink")):
+            return "unreadable"
+        if r.startswith("no text layer"):
+            return "no-text"
+        if r.startswith("the file name is not valid UTF-8"):
+            return "name-clash"
+        return "damaged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +198,8 @@ class IndexReport:
     documents_total: int = 0
     elapsed: float = 0.0
     rebuilt: bool = False
+    #: things the user should know, one line each (an empty corpus)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

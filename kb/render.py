@@ -17,16 +17,35 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+#: text output shows at most this many characters of the query (JSON keeps it whole)
+QUERY_SHOWN = 60
+
+
+def shorten(text: str, width: int = QUERY_SHOWN) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    if " " in cut[width // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
 def header(result: SearchResult) -> str:
     n = len(result.hits)
     what = "document" if result.grouped else "passage"
+    query = shorten(result.query)
     if result.total == 0:
-        return f"No {what}s match “{result.query}” ({result.elapsed:.2f} s)"
+        return f"No {what}s match “{query}” ({result.elapsed:.2f} s)"
     shown = ""
-    if n < result.total:
+    if n == 0:  # --offset past the last match
+        shown = (f", but none from {result.offset + 1:,} on: the last is number "
+                 f"{result.total:,}; use a smaller --offset")
+    elif n < result.total:
         shown = f", showing {result.offset + 1}-{result.offset + n}"
     verb = "matches" if result.total == 1 else "match"
-    return (f"{_plural(result.total, what)} {verb} “{result.query}”{shown} "
+    return (f"{_plural(result.total, what)} {verb} “{query}”{shown} "
             f"({result.elapsed:.2f} s)")
 
 
@@ -102,10 +121,27 @@ def report_text(r: IndexReport) -> str:
     return "\n".join(lines)
 
 
-def skipped_text(r: IndexReport, limit: int = 10) -> str:
-    lines = [f"  skipped {s.id}: {s.reason}" for s in r.skipped[:limit]]
-    if len(r.skipped) > limit:
-        lines.append(f"  … and {len(r.skipped) - limit} more (see `kb status`)")
+#: :attr:`Skipped.kind` -> how the summary line counts it (one, many)
+_SKIP_KINDS = {
+    "unsupported": ("unsupported format", "unsupported formats"),
+    "unreadable": ("unreadable", "unreadable"),
+    "damaged": ("damaged or not text", "damaged or not text"),
+    "no-text": ("without text (scanned?)", "without text (scanned?)"),
+    "name-clash": ("name clash", "name clashes"),
+}
+
+
+def skipped_text(r: IndexReport) -> str:
+    """What stderr gets after an update: the report's warnings, then one line that
+    counts the skipped files by kind (``kb status`` lists them)."""
+    lines = [f"Warning: {w}" for w in r.warnings]
+    if r.skipped:
+        counts: dict[str, int] = {}
+        for s in r.skipped:
+            counts[s.kind] = counts.get(s.kind, 0) + 1
+        kinds = ", ".join(f"{n} {_SKIP_KINDS.get(k, (k, k))[n != 1]}"
+                          for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        lines.append(f"skipped {_plural(len(r.skipped), 'file')} ({kinds}): see `kb status`")
     return "\n".join(lines)
 
 
@@ -120,8 +156,11 @@ def _size(n: int) -> str:
 
 def status_text(st: dict[str, Any]) -> str:
     lines = [f"corpus:    {st['corpus']}", f"index:     {st['index']}"]
+    if st.get("corpus_recorded") not in (None, st["corpus"]):
+        lines.append(f"built from: {st['corpus_recorded']}")
     if not st["exists"]:
-        lines.append("no index yet: run `kb index`")
+        # with no corpus folder, `kb index` would fail: the error says what to do
+        lines.append("no index yet" if st.get("problem") else "no index yet: run `kb index`")
         return "\n".join(lines)
     lines += [
         f"documents: {st['documents']:,}",
@@ -132,7 +171,9 @@ def status_text(st: dict[str, Any]) -> str:
         f"schema:    {st['schema']}",
     ]
     stale = len(st["new"]) + len(st["changed"]) + len(st["deleted"])
-    if stale:
+    if st.get("problem"):
+        pass  # the corpus folder is not this index's: nothing to compare (error on stderr)
+    elif stale:
         lines.append(f"since the last update: {len(st['new'])} new, {len(st['changed'])} "
                      f"changed, {len(st['deleted'])} deleted (run `kb index`)")
         for key in ("new", "changed", "deleted"):

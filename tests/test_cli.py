@@ -189,7 +189,7 @@ def test_index_prints_summary_and_rebuild(tiny_corpus):
     assert r.stdout.startswith("Built index in")
     assert "added 3, updated 0, removed 0, unchanged 0, skipped 0 files" in r.stdout
     (tiny_corpus / "extra.md").write_text("# Extra\n\nA new report on mediation.\n")
-    r = run("search", "mediation", *loc(tiny_corpus))
+    r = run("search", "mediation", "--no-update", *loc(tiny_corpus))
     assert "1 file changed since the index was updated (1 new, 0 changed, 0 deleted)" in r.stderr
     assert "kb index" in r.stderr
     r = run("index", *loc(tiny_corpus))
