@@ -30,15 +30,17 @@ Query syntax:
   harassment OR abuse           either word
   harassment AND NOT online     AND, OR, NOT (capitals), brackets to group
   harassment -online            -word excludes a word
-  interven*                     wildcard (* any letters, ? one letter)
+  interven*   harass?ent        wildcards (* any letters, ? one letter) on the
+                                words as written in the documents
   harrasment~                   fuzzy: close spellings (edit distance 2 for
                                 words of 5+ letters, else 1; ~1 to narrow)
   title:tolerance               search only titles; also section: and doc:
   section:"closing remarks"     a phrase in section headings
   doc:making*                   documents whose path matches a pattern
+                                (doc:UNW* matches a file name in any folder)
   symbol:S/RES/2771             UN documents with this symbol (PDFs)
   date:2022                     dates: date:2022-05, date:[2021 to 2022],
-                                date:>2021
+                                date:>2021 (2022 on), date:>=2021 (2021 on)
   ST/SGB/2003/13                UN document symbols, as written
 
 \b
@@ -256,10 +258,13 @@ def cli(debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv", "md"]),
               default="text", show_default=True, help="Output format.")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
+@click.option("--no-correct", is_flag=True,
+              help="When nothing matches, do not show the results of a spelling correction.")
 @location_options
 def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
            section: str | None, since: dt.date | None, until: dt.date | None, group: bool,
-           fmt: str, no_color: bool, corpus: str | None, index_: str | None) -> int:
+           fmt: str, no_color: bool, no_correct: bool, corpus: str | None,
+           index_: str | None) -> int:
     """Search the reports: ranked passages with their sources.
 
     Words are matched in any form (harass, harassed, harassment), in British
@@ -272,7 +277,7 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
     kb = _kb(corpus, index_)
     _ensure_index(kb)
     result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
-                       since=since, until=until, group=group)
+                       since=since, until=until, group=group, correct=not no_correct)
     out = sys.stdout
     if fmt == "text":
         if _use_color(no_color):
@@ -332,10 +337,13 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None,
               help="At most this many passages (default: all).")
 @filter_options
+@click.option("--no-correct", is_flag=True,
+              help="When nothing matches, do not export the results of a spelling correction.")
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
            limit: int | None, doc: str | None, section: str | None, since: dt.date | None,
-           until: dt.date | None, corpus: str | None, index_: str | None) -> int:
+           until: dt.date | None, no_correct: bool, corpus: str | None,
+           index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
     With no QUERY, every passage is exported in document order.  The file is
@@ -362,16 +370,20 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     text = " ".join(query).strip()
     if text:
         result = kb.search(text, limit=limit, doc=doc, section=section, since=since,
-                           until=until)
+                           until=until, correct=not no_correct)
+        if result.corrected_query:
+            _err(f"No passages match “{result.query}”; exporting those that match "
+                 f"“{result.corrected_query}” (--no-correct turns this off)")
     else:
-        import fnmatch
         import time
 
         t0 = time.perf_counter()
         passages = kb.passages()
         if doc:
-            pat = doc if any(c in doc for c in "*?[") else f"*{doc}*"
-            passages = [p for p in passages if fnmatch.fnmatchcase(p.doc, pat)]
+            from .search import doc_pattern
+
+            rx = doc_pattern(doc)
+            passages = [p for p in passages if rx.fullmatch(p.doc)]
         if section:
             passages = [p for p in passages if section.lower() in p.section.lower()]
         if since or until:

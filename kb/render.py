@@ -17,16 +17,30 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def _filters(result: SearchResult) -> str:
+    """`` in doc:UNW*, since 2022``: the filters given besides the query."""
+    where = [f for f in result.filters if not f.startswith(("since ", "until "))]
+    when = [f for f in result.filters if f.startswith(("since ", "until "))]
+    return (f" in {', '.join(where)}" if where else "") + \
+        (("," if where else "") + f" {', '.join(when)}" if when else "")
+
+
 def header(result: SearchResult) -> str:
     n = len(result.hits)
     what = "document" if result.grouped else "passage"
+    where = _filters(result)
+    fixed = ""
+    if result.corrected_query:
+        fixed = f"No {what}s match “{result.query}”{where}; showing “{result.corrected_query}”: "
     if result.total == 0:
-        return f"No {what}s match “{result.query}” ({result.elapsed:.2f} s)"
+        return f"No {what}s match “{result.query}”{where} ({result.elapsed:.2f} s)"
     shown = ""
     if n < result.total:
         shown = f", showing {result.offset + 1}-{result.offset + n}"
     verb = "matches" if result.total == 1 else "match"
-    return (f"{_plural(result.total, what)} {verb} “{result.query}”{shown} "
+    if fixed:
+        return f"{fixed}{_plural(result.total, what)} {verb}{shown} ({result.elapsed:.2f} s)"
+    return (f"{_plural(result.total, what)} {verb} “{result.query}”{where}{shown} "
             f"({result.elapsed:.2f} s)")
 
 
