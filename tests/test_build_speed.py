@@ -43,11 +43,13 @@ def test_parallel_build_matches_serial(tmp_path, monkeypatch):
                 report.passages_added, sorted(report.added),
                 [(p.id, p.text, p.line_start) for p in kb.passages()],
                 {q: sorted((h.id, h.score) for h in kb.search(q, limit=None).hits)
-                 for q in ("harassment", "zebra OR quokka", '"focal point"', "behavior")},
+                 for q in ("harassment", "zebra OR quokka", '"focal point"', "behavior",
+                           "behavio?r", "organis*")},
                 [(d.id, d.passages, d.title, d.date) for d in kb.documents()],
             )
     assert results["1"] == results["2"]
     assert results["2"][0] == 40 * 6
+    assert results["2"][3]["behavio?r"] and results["2"][3]["organis*"]  # workers write words
 
 
 def _dump(ix):
