@@ -30,15 +30,17 @@ Query syntax:
   harassment OR abuse           either word
   harassment AND NOT online     AND, OR, NOT (capitals), brackets to group
   harassment -online            -word excludes a word (anywhere on the line)
-  interven*                     wildcard (* any letters, ? one letter)
+  interven*   harass?ent        wildcards (* any letters, ? one letter) on the
+                                words as written in the documents
   harrasment~                   fuzzy: close spellings (edit distance 2 for
                                 words of 5+ letters, else 1; ~1 to narrow)
   title:tolerance               search only titles; also section: and doc:
   section:"closing remarks"     a phrase in section headings
   doc:making*                   documents whose path matches a pattern
+                                (doc:UNW* matches a file name in any folder)
   symbol:S/RES/2771             UN documents with this symbol (PDFs)
   date:2022                     dates: date:2022-05, date:[2021 to 2022],
-                                date:>2021
+                                date:>2021 (2022 on), date:>=2021 (2021 on)
   ST/SGB/2003/13                UN document symbols, as written
 
 \b
@@ -423,11 +425,13 @@ def cli(debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv", "md"]),
               default="text", show_default=True, help="Output format.")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
+@click.option("--no-correct", is_flag=True,
+              help="When nothing matches, do not show the results of a spelling correction.")
 @no_update_option
 @location_options
 def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
            section: str | None, since: dt.date | None, until: dt.date | None, group: bool,
-           fmt: str, no_color: bool, no_update: bool, corpus: str | None,
+           fmt: str, no_color: bool, no_correct: bool, no_update: bool, corpus: str | None,
            index_: str | None) -> int:
     """Search the reports: ranked passages with their sources.
 
@@ -440,7 +444,7 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
     kb = _kb(corpus, index_)
     _ensure_index(kb, no_update)
     result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
-                       since=since, until=until, group=group)
+                       since=since, until=until, group=group, correct=not no_correct)
     out = sys.stdout
     _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if fmt == "text":
@@ -511,11 +515,14 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
               help="Skip this many passages (with --limit: export in parts).")
 @click.option("--group", is_flag=True, hidden=True)  # refused with a reason, see below
 @filter_options
+@click.option("--no-correct", is_flag=True,
+              help="When nothing matches, do not export the results of a spelling correction.")
 @no_update_option
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
            limit: int | None, offset: int, group: bool, doc: str | None, section: str | None,
-           since: dt.date | None, until: dt.date | None, no_update: bool, corpus: str | None,
+           since: dt.date | None, until: dt.date | None, no_correct: bool, no_update: bool,
+           corpus: str | None,
            index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
@@ -549,16 +556,20 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     text = " ".join(query).strip()
     if text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
-                           since=since, until=until)
+                           since=since, until=until, correct=not no_correct)
+        if result.corrected_query:
+            _err(f"No passages match “{result.query}”; exporting those that match "
+                 f"“{result.corrected_query}” (--no-correct turns this off)")
     else:
-        import fnmatch
         import time
 
         t0 = time.perf_counter()
         passages = kb.passages()
         if doc:
-            pat = doc if any(c in doc for c in "*?[") else f"*{doc}*"
-            passages = [p for p in passages if fnmatch.fnmatchcase(p.doc, pat)]
+            from .search import doc_pattern
+
+            rx = doc_pattern(doc)
+            passages = [p for p in passages if rx.fullmatch(p.doc)]
         if section:
             passages = [p for p in passages if section.lower() in p.section.lower()]
         if since or until:

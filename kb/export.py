@@ -110,9 +110,15 @@ def write_md_list(result: SearchResult, out: IO[str]) -> None:
         out.write("   " + _md_quote(h.snippet).replace("\n", "\n   ") + "\n\n")
 
 
+def _annex_title(result: SearchResult) -> str:
+    if result.corrected_query:
+        return f"Passages matching “{result.corrected_query}” (no passage matches “{result.query}”)"
+    return f"Passages matching “{result.query}”" if result.query else "All passages"
+
+
 def write_md_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
     """``kb export --format md``: a briefing annex."""
-    title = f"Passages matching “{result.query}”" if result.query else "All passages"
+    title = _annex_title(result)
     out.write(f"# {title}\n\n")
     docs = _by_document(result.hits)
     out.write(f"{_count_line(result, now)}\n\n")
@@ -133,7 +139,7 @@ blockquote{margin:.3em 0 1.2em;padding-left:1em;border-left:3px solid #ccc;white
 def write_html_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
     """``kb export --format html``: a self-contained, escaped briefing annex."""
     e = html.escape
-    title = f"Passages matching “{result.query}”" if result.query else "All passages"
+    title = _annex_title(result)
     docs = _by_document(result.hits)
     out.write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
     out.write(f"<title>{e(title)}</title>\n<style>{_CSS}</style></head><body>\n")

@@ -62,7 +62,7 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
     try:
         from whoosh.index import open_dir
 
-        from .index import _load_all, passage_fields
+        from .index import _load_all, document_fields
         from .segwriter import KbSegmentWriter
 
         ix = open_dir(gen_dir)
@@ -75,8 +75,8 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
             if item is None:
                 out.append((f.id, None, reason))
             else:
-                for p in item.passages:
-                    add(**passage_fields(p))
+                for fields in document_fields(item.passages):
+                    add(**fields)
                 out.append((f.id, (item.sha256, len(item.passages), item.title, item.date),
                             None))
             if len(out) >= BATCH:

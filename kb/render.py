@@ -32,12 +32,25 @@ def shorten(text: str, width: int = QUERY_SHOWN) -> str:
     return cut.rstrip() + "…"
 
 
+def _filters(result: SearchResult) -> str:
+    """`` in doc:UNW*, since 2022``: the filters given besides the query."""
+    where = [f for f in result.filters if not f.startswith(("since ", "until "))]
+    when = [f for f in result.filters if f.startswith(("since ", "until "))]
+    return (f" in {', '.join(where)}" if where else "") + \
+        (("," if where else "") + f" {', '.join(when)}" if when else "")
+
+
 def header(result: SearchResult) -> str:
     n = len(result.hits)
     what = "document" if result.grouped else "passage"
     query = shorten(result.query)
+    where = _filters(result)
+    fixed = ""
+    if result.corrected_query:
+        fixed = (f"No {what}s match “{query}”{where}; showing "
+                 f"“{shorten(result.corrected_query)}”: ")
     if result.total == 0:
-        return f"No {what}s match “{query}” ({result.elapsed:.2f} s)"
+        return f"No {what}s match “{query}”{where} ({result.elapsed:.2f} s)"
     shown = ""
     if n == 0:  # --offset past the last match
         shown = (f", but none from {result.offset + 1:,} on: the last is number "
@@ -45,7 +58,9 @@ def header(result: SearchResult) -> str:
     elif n < result.total:
         shown = f", showing {result.offset + 1}-{result.offset + n}"
     verb = "matches" if result.total == 1 else "match"
-    return (f"{_plural(result.total, what)} {verb} “{query}”{shown} "
+    if fixed:
+        return f"{fixed}{_plural(result.total, what)} {verb}{shown} ({result.elapsed:.2f} s)"
+    return (f"{_plural(result.total, what)} {verb} “{query}”{where}{shown} "
             f"({result.elapsed:.2f} s)")
 
 

@@ -8,7 +8,9 @@ fields and columns), but:
 * text fields analysed by :class:`kb.analysis.KbAnalyzer` with positions are
   analysed with :func:`kb.analysis.index_terms` (a list of terms, no Token
   objects), and a posting's encoded positions are built once per distinct
-  position list shape (a term seen once at position p: cached by p);
+  position list shape (a term seen once at position p: cached by p); the
+  ``words`` field (:class:`kb.analysis.SurfaceAnalyzer`, existence only) with
+  :func:`kb.analysis.surface_entries`;
 * postings go into the pool with one size update per document, not per
   posting;
 * when the segment is flushed, each field's document lengths are read into a
@@ -29,7 +31,7 @@ from whoosh import formats
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.writing import SegmentWriter
 
-from .analysis import KbAnalyzer, index_terms
+from .analysis import KbAnalyzer, SurfaceAnalyzer, index_terms, surface_entries
 
 _ENC_ONE: dict[int, bytes] = {}
 
@@ -255,6 +257,10 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
                     if (type(fmt) is formats.Positions and isinstance(value, str)
                             and isinstance(field.analyzer, KbAnalyzer)):
                         items = _positions_postings(value, fmt)
+                    elif (type(fmt) is formats.Existence and isinstance(value, str)
+                            and type(field.analyzer) is SurfaceAnalyzer):
+                        fb = fmt.field_boost
+                        items = [(e.encode("utf-8"), 1, fb, b"") for e in surface_entries(value)]
                     else:
                         items = list(field.index(value))
                     if field.scorable:
