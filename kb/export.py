@@ -18,7 +18,6 @@ import csv
 import datetime as dt
 import html
 import io
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from typing import IO, Any
 
 from .errors import OutputError, OutputExists
 from .models import Hit, SearchResult
+from .render import json_text
 
 FORMATS = ("md", "csv", "json", "jsonl", "html")
 CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "line_start",
@@ -49,13 +49,13 @@ def _csv_row(h: Hit) -> dict[str, Any]:
 
 
 def write_json(result: SearchResult, out: IO[str]) -> None:
-    json.dump(result.to_dict(), out, ensure_ascii=False, indent=2)
+    out.write(json_text(result.to_dict(), indent=2))
     out.write("\n")
 
 
 def write_jsonl(result: SearchResult, out: IO[str]) -> None:
     for h in result.hits:
-        out.write(json.dumps(h.to_dict(), ensure_ascii=False))
+        out.write(json_text(h.to_dict()))
         out.write("\n")
 
 
