@@ -69,6 +69,18 @@ def _fail(msg: str) -> None:
     click.echo(safe_line(msg), err=True)
 
 
+def _forget_unhandled_keyboard_interrupt() -> None:
+    """Let ``sys.exit(130)`` decide the exit status after a caught Ctrl-C.
+
+    CPython marks a KeyboardInterrupt that ends a *string* ``exec``/``eval`` as
+    unhandled even when it is caught later (``dataclasses`` and ``namedtuple``
+    build their methods that way, during kb's lazy imports); under ``python -m
+    kb`` ``Py_RunMain`` then kills the process with SIGINT (exit -2) instead of
+    exiting 130.  Each string ``exec`` clears the mark when it starts.
+    """
+    exec("pass", {})  # noqa: S102 - a constant string, for the side effect above
+
+
 class KbGroup(click.Group):
     """Maps every error to one line on stderr and the documented exit codes."""
 
@@ -79,10 +91,8 @@ class KbGroup(click.Group):
         try:
             rv = super().main(argv, prog_name or "kb", complete_var,
                               standalone_mode=False, **extra)
-        except click.exceptions.Abort:
-            _err("Interrupted.")
-            sys.exit(EXIT_INTERRUPTED)
-        except KeyboardInterrupt:
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            _forget_unhandled_keyboard_interrupt()
             _err("Interrupted.")
             sys.exit(EXIT_INTERRUPTED)
         except click.UsageError as e:

@@ -95,6 +95,32 @@ def test_ctrl_c_mid_update_exits_130_and_keeps_the_index(tmp_path, rebuild):
     assert landed >= 3
 
 
+def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
+    """A Ctrl-C that lands while dataclasses or namedtuple run the code they generate
+    (a string `exec`, during kb's lazy imports) is caught like any other: exit 130.
+    CPython marks it unhandled and `python -m kb` then died by SIGINT (-2), about
+    one interrupt in 50 in the test above."""
+    import subprocess
+    import sys
+
+    from .killloop import ROOT, kb_env
+
+    (tmp_path / "kb_probe.py").write_text(
+        "from kb import api, cli\n"
+        "def update(self, *args, **kwargs):\n"
+        "    exec('raise KeyboardInterrupt', {})\n"
+        "api.KnowledgeBase.update = update\n"
+        "cli.main()\n", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, files=2)
+    env = kb_env()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    r = subprocess.run([sys.executable, "-m", "kb_probe", "index", "--corpus", str(corpus),
+                        "--index", str(tmp_path / "index")], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stderr.strip()) == (130, "Interrupted.")
+
+
 # --------------------------------------------------------------------------- exceptions
 
 
