@@ -25,12 +25,15 @@ from .models import DocumentInfo, Hit, IndexReport, SearchResult
 
 #: bidi embeddings, overrides and isolates: they reorder the rest of the line
 _BIDI = "\u202a-\u202e\u2066-\u2069"
+#: lone surrogates (undecodable bytes of a file name): UTF-8 output cannot hold them
+_SURROGATES = "\ud800-\udfff"
 #: C0 controls but tab and newline (CR only when it ends a CRLF pair), DEL, C1, bidi
-_UNSAFE_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]|\r(?!\n)")
+_UNSAFE_TEXT = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]|\r(?!\n)")
 #: what JSON output escapes besides what ``json.dumps`` does (C0): DEL, C1,
 #: line and paragraph separators, bidi controls (escaping is lossless in JSON)
-_UNSAFE_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{_BIDI}]")
-_INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+_UNSAFE_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{_BIDI}{_SURROGATES}]")
+_INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
 
 
 def _visible(c: str) -> str:
