@@ -20,7 +20,6 @@ import csv
 import datetime as dt
 import html
 import io
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from typing import IO, Any
 
 from .errors import OutputError, OutputExists
 from .models import Hit, SearchResult
+from .render import json_text
 
 #: every field of a hit (:meth:`Hit.to_dict`), long text last for spreadsheets
 CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "heading_path",
@@ -57,13 +57,13 @@ def _csv_row(h: Hit) -> dict[str, Any]:
 
 
 def write_json(result: SearchResult, out: IO[str]) -> None:
-    json.dump(result.to_dict(), out, ensure_ascii=False, indent=2)
+    out.write(json_text(result.to_dict(), indent=2))
     out.write("\n")
 
 
 def write_jsonl(result: SearchResult, out: IO[str]) -> None:
     for h in result.hits:
-        out.write(json.dumps(h.to_dict(), ensure_ascii=False))
+        out.write(json_text(h.to_dict()))
         out.write("\n")
 
 

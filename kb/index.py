@@ -726,15 +726,31 @@ def _writer(ix: Any) -> Any:
     return KbSegmentWriter(ix, limitmb=256, compound=False, _lk=False)
 
 
+def _create_index(gen_dir: Path) -> Any:
+    """Whoosh's ``create_in``, closing the table of contents it leaves open when
+    writing it fails (see :func:`kb.segwriter.track_files`)."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import FileIndex
+
+    from .segwriter import close_files, track_files, untrack_files
+
+    storage = FileStorage(str(gen_dir))
+    opened: list[Any] = []
+    track_files(storage, opened)
+    try:
+        return FileIndex.create(storage, make_schema(), "MAIN")
+    except BaseException:
+        close_files(opened)
+        raise
+    finally:
+        untrack_files(storage)
+
+
 def _cancel(writer: Any) -> None:
     """Abandon a writer without masking the error that stopped it (Whoosh's
     ``cancel`` raises on a writer whose failed ``commit`` already closed it)."""
-    if writer is None:
-        return
-    try:
-        writer.cancel()
-    except Exception:  # noqa: BLE001
-        pass
+    if writer is not None:
+        writer.abandon()
 
 
 def _marker_for_update(index_dir: Path, rebuild: bool) -> dict[str, Any] | None:
@@ -838,7 +854,7 @@ def _rebuild(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
     try:
         from . import parallel as _parallel
 
-        ix = create_in(str(gen_dir), make_schema())
+        ix = _create_index(gen_dir)
         writer = _writer(ix)
         total = len(walk.files)
         workers = _parallel.workers_for(walk.files)

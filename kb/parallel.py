@@ -59,6 +59,7 @@ def _share(files: list[SourceFile], k: int, n: int) -> list[SourceFile]:
 def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
             results: Any) -> None:
     """Worker process: index the k-th share of ``files`` into a new segment."""
+    writer = None
     try:
         from whoosh.index import open_dir
 
@@ -92,6 +93,8 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
         # the parent's writer removes the shared temp folder when it finishes
         results.put(("done", k, segment))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        if writer is not None:
+            writer.abandon()  # close its files now: no "Exception ignored" at exit
         import pickle
         import traceback
 

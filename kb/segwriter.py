@@ -223,10 +223,87 @@ class TermPool:
         self.fields = {}
 
 
+def track_files(storage: Any, opened: list[Any]) -> None:
+    """Record in ``opened`` every file created through ``storage`` or through the
+    temporary storages it makes (instance attributes shadowing the class's methods;
+    :func:`untrack_files` removes them).  Whoosh does not close a file whose write
+    failed; kb closes them with :func:`close_files` (see :meth:`KbSegmentWriter.abandon`)."""
+    create, temp = storage.create_file, storage.temp_storage
+
+    def create_file(*args: Any, **kwargs: Any) -> Any:
+        f = create(*args, **kwargs)
+        opened.append(f)
+        return f
+
+    def temp_storage(*args: Any, **kwargs: Any) -> Any:
+        st = temp(*args, **kwargs)
+        track_files(st, opened)
+        return st
+
+    storage.create_file = create_file
+    storage.temp_storage = temp_storage
+
+
+def untrack_files(storage: Any) -> None:
+    for name in ("create_file", "temp_storage"):
+        storage.__dict__.pop(name, None)
+
+
 class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
+    """See the module docstring.  :meth:`abandon` ends a failed write quietly."""
+
     def __init__(self, ix: Any, limitmb: int = 128, **kwargs: Any) -> None:
-        super().__init__(ix, limitmb=limitmb, **kwargs)
+        # every file Whoosh opens for this writer, so that abandon() can close them
+        self._opened: list[Any] = []
+        track_files(ix.storage, self._opened)
+        try:
+            super().__init__(ix, limitmb=limitmb, **kwargs)
+        except BaseException:
+            untrack_files(ix.storage)
+            close_files(self._opened)
+            raise
         self.pool = TermPool(self._tempstorage, limitmb)
+
+    def _finish(self) -> None:
+        untrack_files(self.storage)
+        super()._finish()
+
+    def _cleanup_on_error(self) -> None:
+        untrack_files(self.storage)
+        super()._cleanup_on_error()
+
+    def abandon(self) -> None:
+        """Give up after a failure: cancel, then close every file this writer
+        opened.  Never raises, so it cannot mask the error that stopped the
+        write.
+
+        A file whose buffered write failed (a full disk, ``RLIMIT_FSIZE``)
+        still holds the unwritten bytes; left open, it is flushed again when
+        it is garbage-collected, fails again, and Python prints "Exception
+        ignored in: <_io.BufferedRandom …>" on stderr (Python 3.13 collects
+        it at exit).  Closing it here drops the bytes with the error caught.
+        """
+        if not self.is_closed:
+            try:
+                self.cancel()
+            except Exception:  # noqa: BLE001 - cancel() raises on a writer a failed commit broke
+                pass
+        untrack_files(self.storage)
+        close_files(self._opened)
+
+
+def close_files(files: list[Any]) -> None:
+    """Close the real files behind Whoosh ``StructFile`` objects, ignoring errors
+    (a close that fails to flush still closes the descriptor)."""
+    for f in files:
+        raw = getattr(f, "file", None)
+        if raw is None or getattr(raw, "closed", True):
+            continue
+        try:
+            raw.close()
+        except Exception:  # noqa: BLE001
+            pass
+    files.clear()
 
     def add_document(self, **fields: Any) -> None:
         if any(name.startswith("_") for name in fields):
