@@ -15,6 +15,10 @@ Parts:
 * :class:`KbAnalyzer` — the same pipeline as a Whoosh analyzer (the only
   Whoosh object here; it is pickled into the index schema).
 * :func:`query_terms` — the terms a query word analyses to.
+* :func:`surface_entries` and :class:`SurfaceAnalyzer` — the words as written
+  (folded, not stemmed), each with the term it is indexed as: the ``words``
+  field, against which wildcards are matched (``harass?ent`` must see
+  "harassment", not the stem ``harass``).
 """
 
 from __future__ import annotations
@@ -177,6 +181,58 @@ def index_terms(text: str) -> list[str]:
     return out
 
 
+#: separates a surface word from its term in a ``words`` entry (``harassment harass``)
+SURFACE_SEP = " "
+_ENTRY: dict[str, str | None] = {}
+
+
+def _entry(token: str) -> str | None:
+    """The ``words`` entry of one surface word token: ``surface`` when the word is
+    indexed as itself, else ``surface<SURFACE_SEP>term``; None for a stop word."""
+    e = _ENTRY.get(token, _MISSING)  # type: ignore[arg-type]
+    if e is _MISSING:
+        t = term(token)
+        if t is None:
+            e = None
+        else:
+            w = fold(token)
+            e = w if w == t else f"{w}{SURFACE_SEP}{t}"
+        if len(_ENTRY) > _CACHE_MAX:
+            _ENTRY.clear()
+        _ENTRY[token] = e
+    return e  # type: ignore[return-value]
+
+
+def surface_entries(text: str) -> set[str]:
+    """The distinct ``words`` entries of ``text``: each indexed word as written
+    (case and accents folded, not stemmed) with the term it is indexed as."""
+    out: set[str] = set()
+    add = out.add
+    get = _ENTRY.get
+    for sym, w in set(_TOKEN.findall(text)):  # distinct tokens first: a document repeats them
+        if sym:
+            if _DIGIT.search(sym):
+                add(sym.casefold())
+            else:
+                for m in _WORD.finditer(sym):
+                    e = _entry(m.group())
+                    if e is not None:
+                        add(e)
+            continue
+        e = get(w, _MISSING)  # type: ignore[arg-type]
+        if e is _MISSING:
+            e = _entry(w)
+        if e is not None:
+            add(e)
+    return out
+
+
+def split_entry(entry: str) -> tuple[str, str]:
+    """``(surface, term)`` of a ``words`` entry."""
+    surface, _, t = entry.partition(SURFACE_SEP)
+    return surface, t or surface
+
+
 def query_terms(text: str) -> list[str]:
     """The terms a piece of query text analyses to."""
     return [t for t, _, _ in iter_terms(text)]
@@ -229,4 +285,41 @@ class KbAnalyzer(Tokenizer):  # type: ignore[misc]
                 t.startchar = start_char + s
                 t.endchar = start_char + e
             pos += 1
+            yield t
+
+
+class SurfaceAnalyzer(Tokenizer):  # type: ignore[misc]
+    """:func:`surface_entries` as a Whoosh analyzer, for the ``words`` field (no
+    positions, no frequencies: the field only answers "which words are written")."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        entries = [fold(value)] if not tokenize else sorted(surface_entries(value))
+        for i, e in enumerate(entries):
+            t.text = e
+            t.boost = 1.0
+            t.stopped = False
+            if positions:
+                t.pos = start_pos + i
+            if chars:
+                t.startchar = start_char
+                t.endchar = start_char + len(value)
             yield t

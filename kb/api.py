@@ -228,14 +228,19 @@ class KnowledgeBase:
     def search(self, query: str, limit: int | None = 10, offset: int = 0, *,
                doc: str | None = None, section: str | None = None,
                since: dt.date | None = None, until: dt.date | None = None,
-               group: bool = False) -> SearchResult:
-        """Ranked passages for ``query``.  ``limit=None`` returns every match."""
+               group: bool = False, correct: bool = True) -> SearchResult:
+        """Ranked passages for ``query``.  ``limit=None`` returns every match.
+
+        ``doc`` is a path pattern (:func:`kb.search.doc_pattern`).  When nothing
+        matches and a spelling correction does, the result holds the corrected
+        query's hits and says so in ``corrected_query`` (``correct=False``: never)."""
         from .search import Filters, search
 
         gen, searcher = self._open(ranker=True)
         return search(searcher, query, limit=limit, offset=offset,
                       filters=Filters(doc=doc, section=section, since=since, until=until),
-                      group=group, path_prefix=self._prefix(), ranker=gen.ranker)
+                      group=group, path_prefix=self._prefix(), correct=correct,
+                      ranker=gen.ranker)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""

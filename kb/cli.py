@@ -30,15 +30,17 @@ Query syntax:
   harassment OR abuse           either word
   harassment AND NOT online     AND, OR, NOT (capitals), brackets to group
   harassment -online            -word excludes a word (anywhere on the line)
-  interven*                     wildcard (* any letters, ? one letter)
+  interven*   harass?ent        wildcards (* any letters, ? one letter) on the
+                                words as written in the documents
   harrasment~                   fuzzy: close spellings (edit distance 2 for
                                 words of 5+ letters, else 1; ~1 to narrow)
   title:tolerance               search only titles; also section: and doc:
   section:"closing remarks"     a phrase in section headings
   doc:making*                   documents whose path matches a pattern
+                                (doc:UNW* matches a file name in any folder)
   symbol:S/RES/2771             UN documents with this symbol (PDFs)
   date:2022                     dates: date:2022-05, date:[2021 to 2022],
-                                date:>2021
+                                date:>2021 (2022 on), date:>=2021 (2021 on)
   ST/SGB/2003/13                UN document symbols, as written
 
 \b
@@ -55,7 +57,30 @@ def _debug(args: list[str] | None) -> bool:
 
 
 def _err(msg: str) -> None:
-    click.echo(msg, err=True)
+    """A message on stderr; control characters from file names or queries in it are
+    shown visibly (see kb.render.safe)."""
+    from .render import safe
+
+    click.echo(safe(msg), err=True)
+
+
+def _fail(msg: str) -> None:
+    """A one-line error on stderr: also a newline from a name or query shows as ␊."""
+    from .render import safe_line
+
+    click.echo(safe_line(msg), err=True)
+
+
+def _forget_unhandled_keyboard_interrupt() -> None:
+    """Let ``sys.exit(130)`` decide the exit status after a caught Ctrl-C.
+
+    CPython marks a KeyboardInterrupt that ends a *string* ``exec``/``eval`` as
+    unhandled even when it is caught later (``dataclasses`` and ``namedtuple``
+    build their methods that way, during kb's lazy imports); under ``python -m
+    kb`` ``Py_RunMain`` then kills the process with SIGINT (exit -2) instead of
+    exiting 130.  Each string ``exec`` clears the mark when it starts.
+    """
+    exec("pass", {})  # noqa: S102 - a constant string, for the side effect above
 
 
 #: ``ctx.meta`` key: the exit code a command has earned before it writes its output
@@ -197,10 +222,8 @@ class KbGroup(click.Group):
         try:
             rv = super().main(argv, prog_name or "kb", complete_var,
                               standalone_mode=False, **extra)
-        except click.exceptions.Abort:
-            _err("Interrupted.")
-            sys.exit(EXIT_INTERRUPTED)
-        except KeyboardInterrupt:
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            _forget_unhandled_keyboard_interrupt()
             _err("Interrupted.")
             sys.exit(EXIT_INTERRUPTED)
         except click.UsageError as e:
@@ -210,15 +233,15 @@ class KbGroup(click.Group):
             # one line, like every other error (Click would add the usage and a hint)
             cmd = e.ctx.command_path if e.ctx is not None else "kb"
             msg = e.format_message()
-            _err(f"Error: {msg}" + ("" if "--help" in msg else f" (see `{cmd} --help`)"))
+            _fail(f"Error: {msg}" + ("" if "--help" in msg else f" (see `{cmd} --help`)"))
             sys.exit(EXIT_ERROR)
         except click.ClickException as e:
-            e.show()
+            _fail(f"Error: {e.format_message()}")
             sys.exit(EXIT_ERROR)
         except KbError as e:
             if _debug(argv):
                 raise
-            _err(_advise(f"Error: {e}"))
+            _fail(_advise(f"Error: {e}"))
             sys.exit(EXIT_ERROR)
         except BrokenPipeError:
             # the reader went away (`kb search ... | head`): not an error
@@ -230,13 +253,13 @@ class KbGroup(click.Group):
         except OSError as e:
             if _debug(argv):
                 raise
-            _err(f"Error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+            _fail(f"Error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
             sys.exit(EXIT_ERROR)
         except Exception as e:  # noqa: BLE001 - a bug: still one line, never a traceback
             if _debug(argv):
                 raise
             msg = str(e).splitlines()[0][:300] if str(e) else ""
-            _err(f"Error: unexpected {type(e).__name__}" + (f": {msg}" if msg else "")
+            _fail(f"Error: unexpected {type(e).__name__}" + (f": {msg}" if msg else "")
                  + "; this is a bug in kb: please report it with the output of `kb --debug ...`")
             sys.exit(EXIT_ERROR)
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
@@ -322,13 +345,16 @@ def _progress_bar() -> tuple[Any, Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from .render import safe_line
+
+    # markup=False: a file name is shown as written ("[b]" is no style, "[/x]" no error)
     prog = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.description}"), console=Console(stderr=True),
-                    transient=True)
+                    TextColumn("{task.description}", markup=False),
+                    console=Console(stderr=True), transient=True)
     task = prog.add_task("", total=None)
 
     def callback(done: int, total: int, current: str) -> None:
-        prog.update(task, completed=done, total=total, description=current[-40:])
+        prog.update(task, completed=done, total=total, description=safe_line(current[-40:]))
 
     return prog, callback
 
@@ -423,11 +449,13 @@ def cli(debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv", "md"]),
               default="text", show_default=True, help="Output format.")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
+@click.option("--no-correct", is_flag=True,
+              help="When nothing matches, do not show the results of a spelling correction.")
 @no_update_option
 @location_options
 def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
            section: str | None, since: dt.date | None, until: dt.date | None, group: bool,
-           fmt: str, no_color: bool, no_update: bool, corpus: str | None,
+           fmt: str, no_color: bool, no_correct: bool, no_update: bool, corpus: str | None,
            index_: str | None) -> int:
     """Search the reports: ranked passages with their sources.
 
@@ -440,7 +468,7 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
     kb = _kb(corpus, index_)
     _ensure_index(kb, no_update)
     result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
-                       since=since, until=until, group=group)
+                       since=since, until=until, group=group, correct=not no_correct)
     out = sys.stdout
     _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if fmt == "text":
@@ -456,12 +484,15 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
             plain_results(result, out)
     elif fmt == "md":
         from . import export
+        from .render import SafeWriter
 
-        export.write_md_list(result, out)
+        export.write_md_list(result, SafeWriter(out))
     else:
         from . import export
+        from .render import SafeWriter
 
-        export.WRITERS[fmt](result, out)
+        # JSON escapes control characters itself; CSV is text on stdout
+        export.WRITERS[fmt](result, out if fmt.startswith("json") else SafeWriter(out))
     out.flush()
     if result.suggestion:
         _err(f"Did you mean: {result.suggestion}?  Run: kb search {_shell_quote(result.suggestion)}")
@@ -511,11 +542,14 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
               help="Skip this many passages (with --limit: export in parts).")
 @click.option("--group", is_flag=True, hidden=True)  # refused with a reason, see below
 @filter_options
+@click.option("--no-correct", is_flag=True,
+              help="When nothing matches, do not export the results of a spelling correction.")
 @no_update_option
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
            limit: int | None, offset: int, group: bool, doc: str | None, section: str | None,
-           since: dt.date | None, until: dt.date | None, no_update: bool, corpus: str | None,
+           since: dt.date | None, until: dt.date | None, no_correct: bool, no_update: bool,
+           corpus: str | None,
            index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
@@ -549,16 +583,20 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     text = " ".join(query).strip()
     if text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
-                           since=since, until=until)
+                           since=since, until=until, correct=not no_correct)
+        if result.corrected_query:
+            _err(f"No passages match “{result.query}”; exporting those that match "
+                 f"“{result.corrected_query}” (--no-correct turns this off)")
     else:
-        import fnmatch
         import time
 
         t0 = time.perf_counter()
         passages = kb.passages()
         if doc:
-            pat = doc if any(c in doc for c in "*?[") else f"*{doc}*"
-            passages = [p for p in passages if fnmatch.fnmatchcase(p.doc, pat)]
+            from .search import doc_pattern
+
+            rx = doc_pattern(doc)
+            passages = [p for p in passages if rx.fullmatch(p.doc)]
         if section:
             passages = [p for p in passages if section.lower() in p.section.lower()]
         if since or until:
@@ -573,7 +611,10 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     writer = ex.WRITERS[fmt]
     code = _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if out_path is None:
-        writer(result, sys.stdout)
+        from .render import SafeWriter
+
+        # stdout: JSON escapes control characters itself, the text formats show them
+        writer(result, sys.stdout if fmt.startswith("json") else SafeWriter(sys.stdout))
         sys.stdout.flush()
     else:
         ex.write_file(out_path, lambda f: writer(result, f), force=force)
@@ -602,10 +643,10 @@ def show(passage_id: str, context: int, fmt: str, corpus: str | None,
     passages = kb.context(passage_id, context)
     hits = [kb.hit_for(p) for p in passages]
     if fmt == "json":
-        import json
+        from .render import json_text
 
-        click.echo(json.dumps({"id": passage_id, "passages": [h.to_dict() for h in hits]},
-                              ensure_ascii=False, indent=2))
+        click.echo(json_text({"id": passage_id, "passages": [h.to_dict() for h in hits]},
+                             indent=2))
         return
     from .render import passages_text
 
@@ -628,9 +669,9 @@ def status(fmt: str, corpus: str | None, index_: str | None) -> int:
     status = kb.status()
     st = status.to_dict()
     if fmt == "json":
-        import json
+        from .render import json_text
 
-        click.echo(json.dumps(st, ensure_ascii=False, indent=2))
+        click.echo(json_text(st, indent=2))
     else:
         from .render import status_text
 
@@ -656,14 +697,24 @@ def docs(fmt: str, corpus: str | None, index_: str | None) -> None:
     kb = _kb(corpus, index_)
     documents = kb.documents()
     if fmt == "json":
-        import json
+        from .render import json_text
 
-        click.echo(json.dumps([d.to_dict() for d in documents], ensure_ascii=False, indent=2))
+        click.echo(json_text([d.to_dict() for d in documents], indent=2))
         return
     from .render import docs_text
 
     click.echo(docs_text(documents))
 
 
+def _safe_excepthook(etype: Any, value: Any, tb: Any) -> None:
+    """``kb --debug`` tracebacks name files too: print them through kb.render.safe."""
+    import traceback
+
+    from .render import safe
+
+    sys.stderr.write(safe("".join(traceback.format_exception(etype, value, tb))))
+
+
 def main() -> None:
+    sys.excepthook = _safe_excepthook
     cli.main(prog_name="kb")

@@ -20,7 +20,6 @@ import csv
 import datetime as dt
 import html
 import io
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from typing import IO, Any
 
 from .errors import OutputError, OutputExists
 from .models import Hit, SearchResult
+from .render import json_text
 
 #: every field of a hit (:meth:`Hit.to_dict`), long text last for spreadsheets
 CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "heading_path",
@@ -57,13 +57,13 @@ def _csv_row(h: Hit) -> dict[str, Any]:
 
 
 def write_json(result: SearchResult, out: IO[str]) -> None:
-    json.dump(result.to_dict(), out, ensure_ascii=False, indent=2)
+    out.write(json_text(result.to_dict(), indent=2))
     out.write("\n")
 
 
 def write_jsonl(result: SearchResult, out: IO[str]) -> None:
     for h in result.hits:
-        out.write(json.dumps(h.to_dict(), ensure_ascii=False))
+        out.write(json_text(h.to_dict()))
         out.write("\n")
 
 
@@ -110,9 +110,15 @@ def write_md_list(result: SearchResult, out: IO[str]) -> None:
         out.write("   " + _md_quote(h.snippet).replace("\n", "\n   ") + "\n\n")
 
 
+def _annex_title(result: SearchResult) -> str:
+    if result.corrected_query:
+        return f"Passages matching “{result.corrected_query}” (no passage matches “{result.query}”)"
+    return f"Passages matching “{result.query}”" if result.query else "All passages"
+
+
 def write_md_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
     """``kb export --format md``: a briefing annex."""
-    title = f"Passages matching “{result.query}”" if result.query else "All passages"
+    title = _annex_title(result)
     out.write(f"# {title}\n\n")
     docs = _by_document(result.hits)
     out.write(f"{_count_line(result, now)}\n\n")
@@ -133,7 +139,7 @@ blockquote{margin:.3em 0 1.2em;padding-left:1em;border-left:3px solid #ccc;white
 def write_html_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
     """``kb export --format html``: a self-contained, escaped briefing annex."""
     e = html.escape
-    title = f"Passages matching “{result.query}”" if result.query else "All passages"
+    title = _annex_title(result)
     docs = _by_document(result.hits)
     out.write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
     out.write(f"<title>{e(title)}</title>\n<style>{_CSS}</style></head><body>\n")

@@ -64,7 +64,7 @@ from .errors import (
 from .models import IndexReport, Passage, Skipped, SourceFile
 
 #: Bump when the schema, the analysis or the passage rules change.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 3: the ``words`` field (wildcards match words as written); 4: ranking arrays
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 _GEN_DIR = re.compile(r"^g\d{6}$")
@@ -86,6 +86,20 @@ def settings_fingerprint() -> dict[str, Any]:
     }
 
 
+def words_field() -> Any:
+    """The words of a document as written (folded, unstemmed), each with its term:
+    what wildcards are matched against (:func:`kb.search.expand_wildcards`).
+    Existence postings only, not scored, not stored, and only on a document's first
+    passage (:func:`document_fields`): a file's passages are always deleted together,
+    so its words go with them, at a fraction of the size of per-passage postings."""
+    from whoosh import formats
+    from whoosh.fields import FieldType
+
+    from .analysis import SurfaceAnalyzer
+
+    return FieldType(formats.Existence(), analyzer=SurfaceAnalyzer(), scorable=False)
+
+
 def make_schema() -> Any:
     from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 
@@ -100,12 +114,26 @@ def make_schema() -> Any:
         text=TEXT(analyzer=an, stored=True, multitoken_query="phrase"),
         date=DATETIME(),
         symbol=TEXT(analyzer=an),  # UN document symbol: a filter, ``symbol:S/RES/2771``
+        words=words_field(),
         meta=STORED(),
     )
 
 
-def passage_fields(p: Passage) -> dict[str, Any]:
-    """A passage as Whoosh fields.  Display data lives in one stored tuple."""
+def document_fields(passages: list[Passage]) -> Iterator[dict[str, Any]]:
+    """The Whoosh fields of a document's passages, in order: the first one also
+    carries the ``words`` of the whole document."""
+    for i, p in enumerate(passages):
+        if i == 0:
+            words = "\n".join(f"{q.text}\n{q.section}\n{' '.join(q.heading_path)}"
+                              for q in passages)
+            yield passage_fields(p, words=f"{words}\n{p.title}")
+        else:
+            yield passage_fields(p)
+
+
+def passage_fields(p: Passage, words: str | None = None) -> dict[str, Any]:
+    """A passage as Whoosh fields.  Display data lives in one stored tuple.
+    ``words``: the text of the document's ``words`` field (see :func:`document_fields`)."""
     import datetime as dt
 
     fields: dict[str, Any] = {
@@ -119,6 +147,8 @@ def passage_fields(p: Passage) -> dict[str, Any]:
     # A section headed by the document title is not scored twice.
     if p.section != p.title:
         fields["section"] = " / ".join(p.heading_path) if p.heading_path else p.section
+    if words is not None:
+        fields["words"] = words
     if p.date:
         fields["date"] = dt.datetime.fromisoformat(p.date)
     if p.symbol:
@@ -707,15 +737,31 @@ def _writer(ix: Any) -> Any:
     return KbSegmentWriter(ix, limitmb=256, compound=False, _lk=False)
 
 
+def _create_index(gen_dir: Path) -> Any:
+    """Whoosh's ``create_in``, closing the table of contents it leaves open when
+    writing it fails (see :func:`kb.segwriter.track_files`)."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import FileIndex
+
+    from .segwriter import close_files, track_files, untrack_files
+
+    storage = FileStorage(str(gen_dir))
+    opened: list[Any] = []
+    track_files(storage, opened)
+    try:
+        return FileIndex.create(storage, make_schema(), "MAIN")
+    except BaseException:
+        close_files(opened)
+        raise
+    finally:
+        untrack_files(storage)
+
+
 def _cancel(writer: Any) -> None:
     """Abandon a writer without masking the error that stopped it (Whoosh's
     ``cancel`` raises on a writer whose failed ``commit`` already closed it)."""
-    if writer is None:
-        return
-    try:
-        writer.cancel()
-    except Exception:  # noqa: BLE001
-        pass
+    if writer is not None:
+        writer.abandon()
 
 
 def _marker_for_update(index_dir: Path, rebuild: bool) -> dict[str, Any] | None:
@@ -785,8 +831,8 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
 
 def _write_file(writer: Any, table: FileTable, f: SourceFile, item: Loaded) -> int:
     """Add one loaded file's passages and its file-table entry; returns the passage count."""
-    for p in item.passages:
-        writer.add_document(**passage_fields(p))
+    for fields in document_fields(item.passages):
+        writer.add_document(**fields)
     table.files[f.id] = FileEntry(item.sha256, f.size, f.mtime_ns, len(item.passages),
                                   item.title, item.date, f.format)
     return len(item.passages)
@@ -819,7 +865,7 @@ def _rebuild(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
     try:
         from . import parallel as _parallel
 
-        ix = create_in(str(gen_dir), make_schema())
+        ix = _create_index(gen_dir)
         writer = _writer(ix)
         total = len(walk.files)
         workers = _parallel.workers_for(walk.files)

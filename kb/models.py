@@ -171,10 +171,16 @@ class SearchResult:
     offset: int = 0
     suggestion: str | None = None  #: "did you mean" query, when one is found
     grouped: bool = False
+    #: the spelling-corrected query whose hits these are, when ``query`` found nothing
+    corrected_query: str | None = None
+    #: the filters given besides the query, as written: ``doc:UNW*``, ``since 2022``
+    filters: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
+            "corrected_query": self.corrected_query,
+            "filters": list(self.filters),
             "total": self.total,
             "offset": self.offset,
             "suggestion": self.suggestion,

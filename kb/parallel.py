@@ -59,10 +59,11 @@ def _share(files: list[SourceFile], k: int, n: int) -> list[SourceFile]:
 def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
             results: Any) -> None:
     """Worker process: index the k-th share of ``files`` into a new segment."""
+    writer = None
     try:
         from whoosh.index import open_dir
 
-        from .index import _load_all, passage_fields
+        from .index import _load_all, document_fields
         from .segwriter import KbSegmentWriter
 
         ix = open_dir(gen_dir)
@@ -75,8 +76,8 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
             if item is None:
                 out.append((f.id, None, reason))
             else:
-                for p in item.passages:
-                    add(**passage_fields(p))
+                for fields in document_fields(item.passages):
+                    add(**fields)
                 out.append((f.id, (item.sha256, len(item.passages), item.title, item.date),
                             None))
             if len(out) >= BATCH:
@@ -92,6 +93,8 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
         # the parent's writer removes the shared temp folder when it finishes
         results.put(("done", k, segment))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        if writer is not None:
+            writer.abandon()  # close its files now: no "Exception ignored" at exit
         import pickle
         import traceback
 

@@ -3,14 +3,92 @@
 On a terminal (and without ``--no-color``/``NO_COLOR``) output is styled
 with Rich; otherwise it is the same layout as plain text, produced without
 importing Rich (a one-shot ``kb search | less`` does not pay for it).
+
+No character from a document, a file name or a query reaches the terminal
+as a control sequence: everything printed passes through :func:`safe`
+(document text) or :func:`safe_line` (names, ids, paths, citations, queries,
+one-line messages), JSON through :func:`json_text`.  The index keeps the text
+as it is; only what is printed changes.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
+import unicodedata
 from typing import IO, Any
 
 from .models import DocumentInfo, Hit, IndexReport, SearchResult
+
+# --------------------------------------------------------------------------- terminal safety
+
+#: bidi embeddings, overrides and isolates: they reorder the rest of the line
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+#: lone surrogates (undecodable bytes of a file name): UTF-8 output cannot hold them
+_SURROGATES = "\ud800-\udfff"
+#: C0 controls but tab and newline (CR only when it ends a CRLF pair), DEL, C1, bidi
+_UNSAFE_TEXT = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]|\r(?!\n)")
+#: what JSON output escapes besides what ``json.dumps`` does (C0): DEL, C1,
+#: line and paragraph separators, bidi controls (escaping is lossless in JSON)
+_UNSAFE_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{_BIDI}{_SURROGATES}]")
+_INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
+
+
+def _visible(c: str) -> str:
+    """C0 controls and DEL as Unicode control pictures (␛ ␇ ␈ ␍ …, one column
+    wide like the character they stand for), anything else as ``\\u202e``."""
+    o = ord(c)
+    if o < 0x20:
+        return chr(0x2400 + o)
+    if o == 0x7F:
+        return "\u2421"
+    return f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
+
+
+def safe(text: str) -> str:
+    """Document text (passages, titles, headings) made safe to print: control
+    characters other than tab and newline (ESC, BEL, backspace, a lone CR, DEL,
+    C1 such as the 8-bit CSI ``\\x9b``) and bidi overrides are shown visibly.
+    Other invisible characters (zero-width joiners and spaces) are part of the
+    writing in many scripts and are kept."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNSAFE_TEXT.sub(lambda m: _visible(m.group()), text)
+
+
+def safe_line(text: str) -> str:
+    """A name, id, path, citation, query or one-line message made safe to print:
+    every control character (newline and tab too), every invisible format
+    character (zero-width space and joiners, bidi controls, BOM, soft hyphen)
+    and line or paragraph separator is shown visibly, so one file name cannot
+    pass for another or fake a line of output."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_visible(c) if unicodedata.category(c) in _INVISIBLE else c for c in text)
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """``json.dumps`` (UTF-8 text kept) with DEL, C1 controls, line separators
+    and bidi controls escaped as ``\\u....``: the same data, safe on a terminal
+    (``json.dumps`` itself escapes only the C0 controls)."""
+    out = json.dumps(obj, ensure_ascii=False, indent=indent)
+    return _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+
+
+class SafeWriter:
+    """A text stream that passes everything written through :func:`safe`
+    (for Markdown, CSV and HTML written to stdout)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, s: str) -> int:
+        return self._out.write(safe(s))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
 
 
 def _plural(n: int, word: str) -> str:
@@ -32,12 +110,25 @@ def shorten(text: str, width: int = QUERY_SHOWN) -> str:
     return cut.rstrip() + "…"
 
 
+def _filters(result: SearchResult) -> str:
+    """`` in doc:UNW*, since 2022``: the filters given besides the query."""
+    where = [f for f in result.filters if not f.startswith(("since ", "until "))]
+    when = [f for f in result.filters if f.startswith(("since ", "until "))]
+    return (f" in {', '.join(where)}" if where else "") + \
+        (("," if where else "") + f" {', '.join(when)}" if when else "")
+
+
 def header(result: SearchResult) -> str:
     n = len(result.hits)
     what = "document" if result.grouped else "passage"
-    query = shorten(result.query)
+    query = safe_line(shorten(result.query))
+    where = safe_line(_filters(result))
+    fixed = ""
+    if result.corrected_query:
+        fixed = (f"No {what}s match “{query}”{where}; showing "
+                 f"“{safe_line(shorten(result.corrected_query))}”: ")
     if result.total == 0:
-        return f"No {what}s match “{query}” ({result.elapsed:.2f} s)"
+        return f"No {what}s match “{query}”{where} ({result.elapsed:.2f} s)"
     shown = ""
     if n == 0:  # --offset past the last match
         shown = (f", but none from {result.offset + 1:,} on: the last is number "
@@ -45,7 +136,9 @@ def header(result: SearchResult) -> str:
     elif n < result.total:
         shown = f", showing {result.offset + 1}-{result.offset + n}"
     verb = "matches" if result.total == 1 else "match"
-    return (f"{_plural(result.total, what)} {verb} “{query}”{shown} "
+    if fixed:
+        return f"{fixed}{_plural(result.total, what)} {verb}{shown} ({result.elapsed:.2f} s)"
+    return (f"{_plural(result.total, what)} {verb} “{query}”{where}{shown} "
             f"({result.elapsed:.2f} s)")
 
 
@@ -53,7 +146,7 @@ def _meta_line(h: Hit) -> str:
     bits = [" › ".join(h.heading_path) if h.heading_path else h.section]
     if h.date:
         bits.append(h.date)
-    return " · ".join(bits)
+    return safe(" · ".join(bits))
 
 
 def _more(h: Hit) -> str:
@@ -63,13 +156,14 @@ def _more(h: Hit) -> str:
 def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
     out.write(header(result) + "\n")
     for h in result.hits:
-        out.write(f"\n{h.rank}. {h.title}  [score {h.score:.2f}]\n")
+        out.write(f"\n{h.rank}. {safe(h.title)}  [score {h.score:.2f}]\n")
         out.write(f"   {_meta_line(h)}\n")
-        out.write(f"   {h.citation}\n")
-        for line in textwrap.wrap(h.snippet, width=max(width - 3, 20), break_on_hyphens=False):
+        out.write(f"   {safe_line(h.citation)}\n")
+        for line in textwrap.wrap(safe(h.snippet), width=max(width - 3, 20),
+                                  break_on_hyphens=False):
             out.write(f"   {line}\n")
         if h.missing_terms:
-            out.write(f"   missing: {', '.join(h.missing_terms)}\n")
+            out.write(f"   missing: {safe_line(', '.join(h.missing_terms))}\n")
         if h.more_in_doc:
             out.write(f"   {_more(h)}\n")
 
@@ -83,20 +177,33 @@ def rich_results(result: SearchResult, console: Any) -> None:
         console.print()
         line = Text()
         line.append(f"{h.rank}. ", style="bold")
-        line.append(h.title, style="bold")
+        line.append(safe(h.title), style="bold")
         line.append(f"  score {h.score:.2f}", style="dim")
         console.print(line)
         console.print(Padding(Text(_meta_line(h), style="cyan"), (0, 0, 0, 3)))
-        console.print(Padding(Text(h.citation, style="green"), (0, 0, 0, 3)))
-        snip = Text(h.snippet)
-        for s, e in h.highlights:
-            snip.stylize("bold yellow", s, e)
-        console.print(Padding(snip, (0, 0, 0, 3)))
+        console.print(Padding(Text(safe_line(h.citation), style="green"), (0, 0, 0, 3)))
+        console.print(Padding(_snippet_text(h, Text), (0, 0, 0, 3)))
         if h.missing_terms:
-            console.print(Padding(Text(f"missing: {', '.join(h.missing_terms)}", style="dim"),
-                                  (0, 0, 0, 3)))
+            console.print(Padding(Text(f"missing: {safe_line(', '.join(h.missing_terms))}",
+                                       style="dim"), (0, 0, 0, 3)))
         if h.more_in_doc:
             console.print(Padding(Text(_more(h), style="dim"), (0, 0, 0, 3)))
+
+
+def _snippet_text(h: Hit, text_cls: Any) -> Any:
+    """The snippet as a Rich ``Text``, made safe piece by piece so that the
+    highlight offsets (into the original snippet) still fit."""
+    snip = text_cls()
+    pos = 0
+    for s, e in sorted(h.highlights):
+        s = max(s, pos)
+        if e <= s:
+            continue
+        snip.append(safe(h.snippet[pos:s]))
+        snip.append(safe(h.snippet[s:e]), style="bold yellow")
+        pos = e
+    snip.append(safe(h.snippet[pos:]))
+    return snip
 
 
 def passages_text(hits: list[Hit], focus: str | None = None) -> str:
@@ -104,7 +211,8 @@ def passages_text(hits: list[Hit], focus: str | None = None) -> str:
     parts = []
     for h in hits:
         mark = "▶ " if h.id == focus else ""
-        parts.append(f"{mark}{h.id}  —  {h.citation}\n{_meta_line(h)}\n\n{h.text}\n")
+        parts.append(f"{mark}{safe_line(h.id)}  —  {safe_line(h.citation)}\n{_meta_line(h)}"
+                     f"\n\n{safe(h.text)}\n")
     return "\n".join(parts)
 
 
@@ -134,7 +242,7 @@ _SKIP_KINDS = {
 def skipped_text(r: IndexReport) -> str:
     """What stderr gets after an update: the report's warnings, then one line that
     counts the skipped files by kind (``kb status`` lists them)."""
-    lines = [f"Warning: {w}" for w in r.warnings]
+    lines = [f"Warning: {safe_line(w)}" for w in r.warnings]
     if r.skipped:
         counts: dict[str, int] = {}
         for s in r.skipped:
@@ -155,9 +263,9 @@ def _size(n: int) -> str:
 
 
 def status_text(st: dict[str, Any]) -> str:
-    lines = [f"corpus:    {st['corpus']}", f"index:     {st['index']}"]
+    lines = [f"corpus:    {safe_line(st['corpus'])}", f"index:     {safe_line(st['index'])}"]
     if st.get("corpus_recorded") not in (None, st["corpus"]):
-        lines.append(f"built from: {st['corpus_recorded']}")
+        lines.append(f"built from: {safe_line(st['corpus_recorded'])}")
     if not st["exists"]:
         # with no corpus folder, `kb index` would fail: the error says what to do
         lines.append("no index yet" if st.get("problem") else "no index yet: run `kb index`")
@@ -177,12 +285,12 @@ def status_text(st: dict[str, Any]) -> str:
         lines.append(f"since the last update: {len(st['new'])} new, {len(st['changed'])} "
                      f"changed, {len(st['deleted'])} deleted (run `kb index`)")
         for key in ("new", "changed", "deleted"):
-            lines += [f"  {key:8} {d}" for d in st[key]]
+            lines += [f"  {key:8} {safe_line(d)}" for d in st[key]]
     else:
         lines.append("index is up to date with the corpus")
     if st["skipped"]:
         lines.append(f"skipped or failed: {len(st['skipped'])}")
-        lines += [f"  {s['id']}: {s['reason']}" for s in st["skipped"]]
+        lines += [f"  {safe_line(s['id'])}: {safe_line(s['reason'])}" for s in st["skipped"]]
     return "\n".join(lines)
 
 
@@ -191,6 +299,6 @@ def docs_text(docs: list[DocumentInfo]) -> str:
         return "no documents indexed"
     lines = []
     for d in docs:
-        lines.append(f"{d.title}\n   {d.date or '(no date)'} · {_plural(d.passages, 'passage')}"
-                     f" · {d.path}")
+        lines.append(f"{safe(d.title)}\n   {d.date or '(no date)'} · "
+                     f"{_plural(d.passages, 'passage')} · {safe_line(d.path)}")
     return "\n".join(lines)

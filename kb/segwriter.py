@@ -8,7 +8,9 @@ fields and columns), but:
 * text fields analysed by :class:`kb.analysis.KbAnalyzer` with positions are
   analysed with :func:`kb.analysis.index_terms` (a list of terms, no Token
   objects), and a posting's encoded positions are built once per distinct
-  position list shape (a term seen once at position p: cached by p);
+  position list shape (a term seen once at position p: cached by p); the
+  ``words`` field (:class:`kb.analysis.SurfaceAnalyzer`, existence only) with
+  :func:`kb.analysis.surface_entries`;
 * postings go into the pool with one size update per document, not per
   posting;
 * when the segment is flushed, each field's document lengths are read into a
@@ -31,7 +33,7 @@ from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.writing import SegmentWriter
 
 from . import rankarrays
-from .analysis import KbAnalyzer, index_terms
+from .analysis import KbAnalyzer, SurfaceAnalyzer, index_terms, surface_entries
 
 _ENC_ONE: dict[int, bytes] = {}
 
@@ -224,17 +226,80 @@ class TermPool:
         self.fields = {}
 
 
+def track_files(storage: Any, opened: list[Any]) -> None:
+    """Record in ``opened`` every file created through ``storage`` or through the
+    temporary storages it makes (instance attributes shadowing the class's methods;
+    :func:`untrack_files` removes them).  Whoosh does not close a file whose write
+    failed; kb closes them with :func:`close_files` (see :meth:`KbSegmentWriter.abandon`)."""
+    create, temp = storage.create_file, storage.temp_storage
+
+    def create_file(*args: Any, **kwargs: Any) -> Any:
+        f = create(*args, **kwargs)
+        opened.append(f)
+        return f
+
+    def temp_storage(*args: Any, **kwargs: Any) -> Any:
+        st = temp(*args, **kwargs)
+        track_files(st, opened)
+        return st
+
+    storage.create_file = create_file
+    storage.temp_storage = temp_storage
+
+
+def untrack_files(storage: Any) -> None:
+    for name in ("create_file", "temp_storage"):
+        storage.__dict__.pop(name, None)
+
+
 class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
     """Whoosh's segment writer, leaner, and writing the segment's ranking arrays
-    (:mod:`kb.rankarrays`) beside it, for added documents and merged segments alike."""
+    (:mod:`kb.rankarrays`) beside it, for added documents and merged segments alike.
+    :meth:`abandon` ends a failed write quietly."""
 
     def __init__(self, ix: Any, limitmb: int = 128, **kwargs: Any) -> None:
-        super().__init__(ix, limitmb=limitmb, **kwargs)
+        # every file Whoosh opens for this writer, so that abandon() can close them
+        self._opened: list[Any] = []
+        track_files(ix.storage, self._opened)
+        try:
+            super().__init__(ix, limitmb=limitmb, **kwargs)
+        except BaseException:
+            untrack_files(ix.storage)
+            close_files(self._opened)
+            raise
         self.pool = TermPool(self._tempstorage, limitmb)
         self.arrays = rankarrays.Builder()
         self._parts = 0  # part files written so far
         self._part_base = self.docnum
         self._merged: list[tuple[Any, int]] = []  # (segment, first docnum) merged in
+
+    def _finish(self) -> None:
+        untrack_files(self.storage)
+        super()._finish()
+
+    def _cleanup_on_error(self) -> None:
+        untrack_files(self.storage)
+        super()._cleanup_on_error()
+
+    def abandon(self) -> None:
+        """Give up after a failure: cancel, then close every file this writer
+        opened.  Never raises, so it cannot mask the error that stopped the
+        write.
+
+        A file whose buffered write failed (a full disk, ``RLIMIT_FSIZE``)
+        still holds the unwritten bytes; left open, it is flushed again when
+        it is garbage-collected, fails again, and Python prints "Exception
+        ignored in: <_io.BufferedRandom …>" on stderr (Python 3.13 collects
+        it at exit).  Closing it here drops the bytes with the error caught.
+        """
+        if not self.is_closed:
+            try:
+                self.cancel()
+            except Exception:  # noqa: BLE001 - cancel() raises on a writer a failed commit broke
+                pass
+        untrack_files(self.storage)
+        close_files(self._opened)
+
 
     def add_document(self, **fields: Any) -> None:
         if any(name.startswith("_") for name in fields):
@@ -268,6 +333,10 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
                             and isinstance(field.analyzer, KbAnalyzer)):
                         terms = analysed[fieldname] = index_terms(value)
                         items = _positions_postings(terms, fmt)
+                    elif (type(fmt) is formats.Existence and isinstance(value, str)
+                            and type(field.analyzer) is SurfaceAnalyzer):
+                        fb = fmt.field_boost
+                        items = [(e.encode("utf-8"), 1, fb, b"") for e in surface_entries(value)]
                     else:
                         items = list(field.index(value))
                     if field.scorable:
@@ -425,3 +494,17 @@ def _write_terms(fw: Any, schema: Any, lengths: _Lengths | None, terms: Any) -> 
 
 class _General(Exception):
     """A document this writer leaves to Whoosh's general code."""
+
+
+def close_files(files: list[Any]) -> None:
+    """Close the real files behind Whoosh ``StructFile`` objects, ignoring errors
+    (a close that fails to flush still closes the descriptor)."""
+    for f in files:
+        raw = getattr(f, "file", None)
+        if raw is None or getattr(raw, "closed", True):
+            continue
+        try:
+            raw.close()
+        except Exception:  # noqa: BLE001
+            pass
+    files.clear()

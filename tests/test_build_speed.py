@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb import KnowledgeBase
-from kb.index import make_schema, passage_fields
+from kb.index import document_fields, make_schema
 
 WORDS = ("harassment bystander training workplace colleague report mediation network "
          "station secretariat programme behaviour organisation zebra quokka policy "
@@ -43,11 +43,13 @@ def test_parallel_build_matches_serial(tmp_path, monkeypatch):
                 report.passages_added, sorted(report.added),
                 [(p.id, p.text, p.line_start) for p in kb.passages()],
                 {q: sorted((h.id, h.score) for h in kb.search(q, limit=None).hits)
-                 for q in ("harassment", "zebra OR quokka", '"focal point"', "behavior")},
+                 for q in ("harassment", "zebra OR quokka", '"focal point"', "behavior",
+                           "behavio?r", "organis*")},
                 [(d.id, d.passages, d.title, d.date) for d in kb.documents()],
             )
     assert results["1"] == results["2"]
     assert results["2"][0] == 40 * 6
+    assert results["2"][3]["behavio?r"] and results["2"][3]["organis*"]  # workers write words
 
 
 def _dump(ix):
@@ -80,8 +82,7 @@ def test_kb_segment_writer_writes_what_whoosh_writes(tmp_path, spill):
     from kb.segwriter import KbSegmentWriter
 
     corpus = write_corpus(tmp_path / "corpus", files=12, binary=False)
-    passages = [p for f in walk(corpus).files if not f.id.endswith("binary.md")
-                for p in load(f).passages]
+    docs = [load(f).passages for f in walk(corpus).files if not f.id.endswith("binary.md")]
     dumps = []
     for cls in (SegmentWriter, KbSegmentWriter):
         d = tmp_path / cls.__name__
@@ -90,13 +91,16 @@ def test_kb_segment_writer_writes_what_whoosh_writes(tmp_path, spill):
         w = cls(ix, limitmb=64, compound=False)
         if spill and cls is KbSegmentWriter:
             w.pool.limit = 20_000  # spill runs to disk every few documents
-        for p in passages:
-            w.add_document(**passage_fields(p))
+        for passages in docs:
+            for fields in document_fields(passages):
+                w.add_document(**fields)
         if spill and cls is KbSegmentWriter:
             assert w.pool.runs
         w.commit()
         dumps.append(_dump(ix))
     assert dumps[0] == dumps[1]
+    words = [t for fn, t, *_ in dumps[0][0] if fn == "words"]
+    assert b"harassment harass" in words and b"zebra" in words  # the words field is written
 
 
 def test_quick_staleness_checks_folders_in_large_corpora(tmp_path, monkeypatch):

@@ -69,11 +69,14 @@ def test_true_bm25f_score_of_one_term_by_hand(tmp_path):
     r = kb.search("alpha", limit=5)
     assert [h.doc for h in r.hits] == ["a.md"]
     rk = kb._gen.ranker
-    # alpha: 12 times in a's text (48 words), once in its title (2 words)
+    # alpha: 12 times in a's text, once in its title (2 words; b's has 1)
+    from kb.analysis import index_terms
+
+    la, lb = (len(index_terms(p.text)) for p in kb.passages())
     n, df = 2, 1
     idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-    avg_text, avg_title = (48 + 50) / 2, (2 + 1) / 2
-    tf = 12 / ((1 - B) + B * 48 / avg_text) + 0.3 * 1 / ((1 - B) + B * 2 / avg_title)
+    avg_text, avg_title = (la + lb) / 2, (2 + 1) / 2
+    tf = 12 / ((1 - B) + B * la / avg_text) + 0.3 * 1 / ((1 - B) + B * 2 / avg_title)
     expect = idf * tf * (K1 + 1) / (K1 + tf)
     assert r.hits[0].score == pytest.approx(expect, rel=1e-4)
     assert rk.n_live == 2
