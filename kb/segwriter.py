@@ -292,19 +292,6 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
         close_files(self._opened)
 
 
-def close_files(files: list[Any]) -> None:
-    """Close the real files behind Whoosh ``StructFile`` objects, ignoring errors
-    (a close that fails to flush still closes the descriptor)."""
-    for f in files:
-        raw = getattr(f, "file", None)
-        if raw is None or getattr(raw, "closed", True):
-            continue
-        try:
-            raw.close()
-        except Exception:  # noqa: BLE001
-            pass
-    files.clear()
-
     def add_document(self, **fields: Any) -> None:
         if any(name.startswith("_") for name in fields):
             # boosts and custom stored values: Whoosh's general path
@@ -432,3 +419,17 @@ def _write_terms(fw: Any, schema: Any, lengths: _Lengths | None, terms: Any) -> 
 
 class _General(Exception):
     """A document this writer leaves to Whoosh's general code."""
+
+
+def close_files(files: list[Any]) -> None:
+    """Close the real files behind Whoosh ``StructFile`` objects, ignoring errors
+    (a close that fails to flush still closes the descriptor)."""
+    for f in files:
+        raw = getattr(f, "file", None)
+        if raw is None or getattr(raw, "closed", True):
+            continue
+        try:
+            raw.close()
+        except Exception:  # noqa: BLE001
+            pass
+    files.clear()
