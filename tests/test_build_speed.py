@@ -120,3 +120,26 @@ def test_quick_staleness_checks_folders_in_large_corpora(tmp_path, monkeypatch):
         kb.update()
         kb.close()
         assert not kb.quick_staleness().folders
+
+
+def test_kb_segment_writer_takes_its_own_fast_path(tiny_corpus, tmp_path, monkeypatch):
+    """The equivalence test above cannot tell kb's writer from Whoosh's own (they write
+    the same files); this one fails if KbSegmentWriter's fast path is not the one used
+    (a merge once left its methods nested in a module function, silently)."""
+    from kb import segwriter
+
+    calls = {"postings": 0, "flush": 0}
+    postings, write_terms = segwriter._positions_postings, segwriter._write_terms
+
+    def counted_postings(*a, **kw):
+        calls["postings"] += 1
+        return postings(*a, **kw)
+
+    def counted_terms(*a, **kw):
+        calls["flush"] += 1
+        return write_terms(*a, **kw)
+
+    monkeypatch.setattr(segwriter, "_positions_postings", counted_postings)
+    monkeypatch.setattr(segwriter, "_write_terms", counted_terms)
+    KnowledgeBase(tiny_corpus, tmp_path / "ix").update()
+    assert calls["postings"] > 0 and calls["flush"] == 1
