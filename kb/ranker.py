@@ -61,9 +61,11 @@ class Ranker:
         self.live = np.ones(self.n, bool)
         for leaf, base in reader.leaf_readers():
             seg = leaf.segment()
+            count = leaf.doc_count_all()
+            if seg is None and not count:  # an empty index
+                continue
             if seg is None:
                 raise Unsupported("not a segment reader")
-            count = leaf.doc_count_all()
             parts = rankarrays.open_segment(folder, seg.segment_id(), count, names)
             if parts is None:  # missing or stale: derive them from Whoosh (slow, rare)
                 if not derive_missing:
