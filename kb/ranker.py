@@ -80,7 +80,7 @@ class Ranker:
         self.n_live = int(self.live.sum())
         self._inv_norm: dict[str, Any] = {}
         self._docord: Any = None
-        self._docnames: list[str] | None = None
+        self._docnames: dict[str, int] | None = None
         self._date: Any = None
 
     # -- per-passage arrays, concatenated on first use -------------------------
@@ -106,8 +106,8 @@ class Ranker:
             self._inv_norm[field] = v
         return v
 
-    def docord(self) -> tuple[Any, list[str]]:
-        """Per passage, an index into :meth:`docnames` order (the document ids)."""
+    def docord(self) -> tuple[Any, dict[str, int]]:
+        """Per passage, the number of its document, and document id -> that number."""
         if self._docord is None:
             names: dict[str, int] = {}
             out = np.empty(self.n, np.int32)
@@ -116,7 +116,7 @@ class Ranker:
                              or [0], np.int32)
                 out[base:base + p.docs] = m[p.a["docord"]] if p.docs else 0
             self._docord = out
-            self._docnames = sorted(names, key=names.__getitem__)
+            self._docnames = names
         return self._docord, self._docnames  # type: ignore[return-value]
 
     def dates(self) -> Any:
@@ -303,6 +303,8 @@ class Evaluation:
         rk = self.rk
         t = type(q)
         if t is Q.Term:
+            if q.fieldname == "doc":
+                return self._docs([_b(q.text)])
             if q.fieldname not in rankarrays.FIELDS:
                 return self._whoosh(q)
             return self.term(_b(q.text), {q.fieldname: q.boost})
@@ -364,6 +366,8 @@ class Evaluation:
         if t is Q.DateRange and q.fieldname == "date":
             return self._dates(q)
         if isinstance(q, Q.MultiTerm) and not isinstance(q, Q.ranges.RangeMixin):
+            if q.field() == "doc":
+                return self._docs(self._expand(q, self.searcher.reader()))
             if q.field() not in rankarrays.FIELDS:
                 return self._whoosh(q)
             return _or([self.term(text, w) for text, w in
@@ -405,6 +409,18 @@ class Evaluation:
         if hit is None:
             hit = self._expanded[key] = list(q._btexts(reader))
         return hit
+
+    def _docs(self, names: list[bytes]) -> Result:
+        """The passages of the documents named (a ``doc`` filter), from the arrays."""
+        rk = self.rk
+        docord, index = rk.docord()
+        lut = np.zeros(len(index) + 1, bool)
+        for name in names:
+            k = index.get(name.decode("utf-8"))
+            if k is not None:
+                lut[k] = True
+        mask = lut[docord] & rk.live
+        return Result(mask, np.zeros(rk.n, np.float32))
 
     def _dates(self, q: Any) -> Result:
         """``date`` ranges from the per-passage dates (day precision, as kb stores them)."""

@@ -195,3 +195,29 @@ def test_a_page_is_the_start_of_the_full_ranking(tmp_path, monkeypatch):
             page = [h.id for h in kb.search(q, limit=limit, offset=offset).hits]
             assert page == full[offset:offset + limit], (q, limit, offset)
     kb.close()
+
+
+def test_segments_stay_few_over_many_updates(tmp_path):
+    """Size-tiered merging (index.tiered_merge): 40 updates of 1-12 files leave a handful
+    of segments, and the ranking arrays still equal a clean build's."""
+    import random
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    kb = KnowledgeBase(corpus, tmp_path / "ix")
+    rnd = random.Random(7)
+    most = 0
+    for i in range(40):
+        for _ in range(rnd.choice([1, 1, 2, 5, 12])):
+            k = rnd.randrange(300)
+            (corpus / f"f{k}.md").write_text(f"# T{i}\n\n" + f"word{i} alpha beta. " * 20)
+        kb.update()
+        gen = _index.open_generation(tmp_path / "ix")
+        most = max(most, len(gen.reader.leaf_readers()))
+        gen.close()
+    f = _index.MERGE_FACTOR
+    tiers = math.floor(math.log(len(list(corpus.iterdir())), f)) + 1
+    assert most <= (f - 1) * tiers + 1, most  # at most f-1 per tier, and the new one
+    clean = tmp_path / "clean"
+    KnowledgeBase(corpus, clean).update()
+    assert _postings(tmp_path / "ix")[0] == _postings(clean)[0]
