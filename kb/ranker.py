@@ -353,7 +353,7 @@ class Evaluation:
             score = a.score.copy()
             score[~mask] = 0
             return Result(mask, score)
-        if t is Q.Phrase:
+        if isinstance(q, Q.Phrase):
             if q.fieldname not in rankarrays.FIELDS:
                 return self._whoosh(q)
             if q.slop != 1:
@@ -385,7 +385,15 @@ class Evaluation:
         phrases: dict[tuple[bytes, ...], dict[str, float]] = {}
         rest = []
         reader = self.searcher.reader()
-        for c in subqueries:
+        flat: list[Any] = []
+        todo = list(subqueries)
+        while todo:  # Or(Or(a, b), c) is Or(a, b, c): matches and sums alike
+            c = todo.pop(0)
+            if type(c) is Q.Or and c.boost == 1.0:
+                todo[:0] = c.subqueries
+            else:
+                flat.append(c)
+        for c in flat:
             t = type(c)
             if t is Q.Term and c.fieldname in rankarrays.FIELDS:
                 w = groups.setdefault(_b(c.text), {})
@@ -395,7 +403,7 @@ class Evaluation:
                 for text in self._expand(c, reader):
                     w = groups.setdefault(_b(text), {})
                     w[c.field()] = w.get(c.field(), 0.0) + c.boost
-            elif t is Q.Phrase and c.fieldname in rankarrays.FIELDS and c.slop == 1:
+            elif isinstance(c, Q.Phrase) and c.fieldname in rankarrays.FIELDS and c.slop == 1:
                 w = phrases.setdefault(tuple(_b(x) for x in c.words), {})
                 w[c.fieldname] = w.get(c.fieldname, 0.0) + c.boost
             else:

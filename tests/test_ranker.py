@@ -53,6 +53,19 @@ def test_array_ranker_matches_exactly_what_whoosh_matches(built, monkeypatch):
             assert arrays == whoosh, (q, kw)
 
 
+def test_every_query_kind_is_ranked_by_the_arrays(built, monkeypatch):
+    """No query of the list falls back to Whoosh's scorer (kb.ranker.Unsupported)."""
+    import kb.search
+
+    def fail(*a, **kw):
+        raise AssertionError("ranked by Whoosh")
+
+    monkeypatch.setattr(kb.search, "_rank_whoosh", fail)
+    for q in QUERIES + ["climate change", "whistle-blower", "whistleblower", '"zero tolerance" -online']:
+        for kw in ({}, {"section": "remarks"}, {"doc": "peer"}, {"group": True}):
+            built.search(q, **kw)
+
+
 def test_the_array_ranker_is_the_one_used(built):
     gen, _ = built._open(ranker=True)
     assert gen.ranker is not None
