@@ -153,8 +153,10 @@ class Evaluation:
         self.rk = rk
         self.searcher = searcher
         self._terms: dict[tuple[bytes, tuple[tuple[str, float], ...]], Result] = {}
-        #: phrases are verified only in these passages (None: everywhere)
+        #: phrases are verified only in these passages (sorted numbers; None: everywhere)
         self.restrict: Any = None
+        #: phrases: which passages hold them, unscored (for the phrase tier)
+        self.masks_only = False
         #: the terms (text, section or title) found in the index: what snippets highlight
         self.found_terms: set[str] = set()
         self._expanded: dict[Any, list[bytes]] = {}
@@ -225,42 +227,47 @@ class Evaluation:
             if w > 0:
                 mask |= self.phrase_mask(f, words)
         score = np.zeros(rk.n, np.float32)
-        if mask.any():
+        if mask.any() and not self.masks_only:
             for w in dict.fromkeys(words):
                 score += self.term(w, weights).score
             score[~mask] = 0
         return Result(mask, score)
 
-    def _has_all(self, field: str, words: tuple[bytes, ...]) -> Any:
-        """Passages holding every one of ``words`` in ``field`` (no scoring)."""
-        rk = self.rk
-        cand = None
-        for w in dict.fromkeys(words):
-            m = np.zeros(rk.n, bool)
-            for p, base, i in self._parts_of(w):
+    def _candidates(self, p: rankarrays.Part, base: int, field: str, idx: list[int]) -> Any:
+        """The part's local passage numbers holding every word (term indexes ``idx``) in
+        ``field``, among :attr:`restrict` when it is set."""
+        if self.restrict is not None:
+            lo, hi = np.searchsorted(self.restrict, [base, base + p.docs])
+            cand = self.restrict[lo:hi] - base
+            for i in dict.fromkeys(idx):
                 docs, _ = p.postings(field, i)
-                if len(docs):
-                    m[np.add(docs, base, dtype=np.int64)] = True
-            cand = m if cand is None else (cand & m)
-        return cand
+                if not len(cand) or not len(docs):
+                    return cand[:0]
+                j = np.searchsorted(docs, cand)
+                j[j == len(docs)] = 0
+                cand = cand[docs[j] == cand]
+            return cand
+        counts = np.zeros(p.docs, np.uint8)
+        distinct = list(dict.fromkeys(idx))
+        for i in distinct:
+            docs, _ = p.postings(field, i)
+            if not len(docs):
+                return np.zeros(0, np.int64)
+            counts[docs] += 1
+        return np.flatnonzero(counts == len(distinct))
 
     def phrase_mask(self, field: str, words: tuple[bytes, ...]) -> Any:
         """Passages holding ``words`` next to each other in ``field``.
 
-        Candidates are the passages holding every word in ``field``; for those,
-        each word's positions become sorted keys ``doc * M + position - k`` (k its
-        place in the phrase), and the rarest word's keys are looked up in the
-        others' with binary searches: no sorting, work in proportion to the
-        candidates' postings."""
+        Candidates are the passages holding every word in ``field`` (and among
+        :attr:`restrict`); for those, each word's positions become sorted keys
+        ``doc * M + position - k`` (k its place in the phrase), and the rarest
+        word's keys are looked up in the others' with binary searches: no sorting,
+        work in proportion to the candidates' postings."""
         rk = self.rk
         n = rk.n
         mask = np.zeros(n, bool)
         if not words:
-            return mask
-        cand_mask = self._has_all(field, words)
-        if self.restrict is not None:
-            cand_mask &= self.restrict
-        if not cand_mask.any():
             return mask
         found = [{id(p): i for p, _, i in self._parts_of(w)} for w in words]
         nw = len(words)
@@ -268,7 +275,7 @@ class Evaluation:
             idx = [f.get(id(p), -1) for f in found]
             if min(idx) < 0:
                 continue
-            cand = np.flatnonzero(cand_mask[base:base + p.docs]).astype(np.int64)
+            cand = self._candidates(p, base, field, idx).astype(np.int64)
             if not len(cand):
                 continue
             keysets = []
@@ -509,24 +516,40 @@ def _phrase_tier(ev: Evaluation, q_phrase: Any, key: Any, in_and: Any,
     Only as many as needed are verified: when the best ``want`` phrase hits are
     certain (every passage not yet verified scores lower than those verified),
     the rest keep their all-words tier, which no page shown reaches."""
-    order = in_and if want is None else in_and[np.argsort(-key[in_and], kind="stable")]
-    done, chunk, found = 0, PHRASE_CHUNK, 0
     n = ev.rk.n
-    while done < len(order):
-        part = order[done:done + chunk] if want is not None else order
-        restrict = np.zeros(n, bool)
-        restrict[part] = True
-        ev.restrict = restrict
-        try:
-            hits = ev.evaluate(q_phrase).mask & restrict
-        finally:
-            ev.restrict = None
-        key[hits] += 1e7
-        found += int(np.count_nonzero(hits))
-        done += len(part)
-        chunk *= 2
-        if want is not None and found >= want:
+    ev.masks_only = True  # the tier needs which passages hold the phrase, not scores
+    try:
+        if want is None:  # every one is verified
+            ev.restrict = in_and
+            key[ev.evaluate(q_phrase).mask & _mask_of(in_and, n)] += 1e7
             return
+        keys = -key[in_and]
+        done, chunk, found = 0, PHRASE_CHUNK, 0
+        while done < len(in_and):
+            upto = min(done + chunk, len(in_and))
+            if upto < len(in_and):
+                best = np.argpartition(keys, upto - 1)[:upto]
+            else:
+                best = np.arange(len(in_and))
+            best = best[np.lexsort((in_and[best], keys[best]))]  # by score, ties by number
+            part = in_and[best[done:upto]]
+            ev.restrict = np.sort(part)
+            hits = ev.evaluate(q_phrase).mask & _mask_of(part, n)
+            key[hits] += 1e7
+            found += int(np.count_nonzero(hits))
+            done = upto
+            chunk *= 2
+            if found >= want:
+                return
+    finally:
+        ev.restrict = None
+        ev.masks_only = False
+
+
+def _mask_of(ids: Any, n: int) -> Any:
+    m = np.zeros(n, bool)
+    m[ids] = True
+    return m
 
 
 def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,

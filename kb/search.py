@@ -276,7 +276,7 @@ class _Ctx:
     def __init__(self, reader: Any, text: str) -> None:
         self.reader = reader
         self.text = text
-        self._has: dict[tuple[str, str], bool] = {}
+        self._has = lexicon_cache(reader)
         self.words = "words" in reader.schema
 
     def has(self, field: str, t: str | None) -> bool:
@@ -287,6 +287,23 @@ class _Ctx:
         if v is None:
             v = self._has[key] = key in self.reader
         return v
+
+
+_LEXICON_CACHES: dict[int, tuple[Any, dict[tuple[str, str], bool]]] = {}
+
+
+def lexicon_cache(reader: Any) -> dict[tuple[str, str], bool]:
+    """``(field, term) -> in the index?`` answers for one reader, kept while it is the
+    reader searched: a query's parses (all words, any word, phrase) and its missing-word
+    check ask the same questions, and each costs a look-up in every segment."""
+    hit = _LEXICON_CACHES.get(id(reader))
+    if hit is not None and hit[0] is reader:
+        return hit[1]
+    if len(_LEXICON_CACHES) > 4:
+        _LEXICON_CACHES.clear()
+    cache: dict[tuple[str, str], bool] = {}
+    _LEXICON_CACHES[id(reader)] = (reader, cache)
+    return cache
 
 
 def expand(q: Any, reader: Any, text: str) -> Any:
@@ -952,8 +969,16 @@ def _query_words(text: str, reader: Any) -> list[tuple[str, list[list[str]]]]:
     """(word, the term sequences it may be written as) for the positive plain words
     of a query: its own terms first, then its compound forms the index has
     (``whistleblower``: also ``whistle blower``)."""
+    known = lexicon_cache(reader) if reader is not None else {}
+
     def exists(t: str) -> bool:
-        return any((f, t) in reader for f in _FIELDS)
+        for f in _FIELDS:
+            v = known.get((f, t))
+            if v is None:
+                v = known[(f, t)] = (f, t) in reader
+            if v:
+                return True
+        return False
 
     words = _query_word_terms(text)
     out = []
