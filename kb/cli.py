@@ -375,7 +375,7 @@ def _ensure_index(kb: Any, no_update: bool = False) -> None:
     """Build the index on first use; else bring it up to date first when that is
     cheap (``KnowledgeBase.refresh``), or say on stderr what changed."""
     if not kb.has_index():
-        from .index import require_corpus
+        from .store import require_corpus
 
         require_corpus(kb.corpus)
         _err(f"No index yet: building it from {kb.corpus} …")
