@@ -182,7 +182,7 @@ def test_a_read_only_index_is_searched_as_it_is(built, monkeypatch, how):
     index = built.parent / "index"
     before = {p: p.read_bytes() for p in index.rglob("*") if p.is_file()}
     if how == "mount":
-        monkeypatch.setattr(kbindex, "write_lock", _read_only_lock)
+        monkeypatch.setattr(kbstore, "write_lock", _read_only_lock)
         reason = "Read-only file system"
     else:
         real = os.access
