@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,8 @@ class Refresh:
 
     stale: Staleness
     #: ``"current"`` nothing to do; ``"updated"`` the index was brought up to date
-    #: (:attr:`report`); otherwise the index was left as it is: ``"off"`` updating
+    #: (:attr:`report`); ``"built"`` there was no index: it was built (:attr:`report`,
+    #: :meth:`KnowledgeBase.prepare` only); otherwise the index was left as it is: ``"off"`` updating
     #: was not asked for, ``"too-large"`` more work than ``max_files``/``max_bytes``,
     #: ``"locked"`` another update holds the index, ``"read-only"`` the index
     #: folder cannot be written (:attr:`reason` says why)
@@ -314,6 +316,45 @@ class KnowledgeBase:
         from .corpus import changed_folders
 
         return Staleness(folders=changed_folders(self.corpus, since))
+
+    def prepare(self, update: bool = True, *, progress: _index.Progress | None = None,
+                before_build: Callable[[], None] | None = None) -> Refresh:
+        """Before a search (the policy of ``kb search`` and ``kb export``): build the
+        index when there is none (``before_build()`` is called first, then the
+        build reports ``progress``; :attr:`Refresh.action` is ``"built"``), else
+        :meth:`refresh` it (``update``: when that is cheap).
+
+        :raises CorpusNotFound: no index and no corpus folder to build it from.
+        """
+        if not self.has_index():
+            _store.require_corpus(self.corpus)
+            if before_build is not None:
+                before_build()
+            report = self.update(progress=progress)
+            return Refresh(Staleness(), "built", report=report)
+        return self.refresh(update=update, progress=progress)
+
+    def export_passages(self, limit: int | None = None, offset: int = 0, *,
+                        doc: str | None = None, section: str | None = None,
+                        since: dt.date | None = None, until: dt.date | None = None
+                        ) -> SearchResult:
+        """Every passage that passes the filters (the rules of :meth:`search`), in
+        document order, as hits with no query (``kb export`` without a query)."""
+        import time
+
+        from .engine import SearchRequest
+        from .search import Filters, describe_filters, passage_hit
+
+        t0 = time.perf_counter()
+        filters = Filters(doc=doc, section=section, since=since, until=until)
+        gen = self._open(ranker=True)
+        ranking = gen.engine.search(SearchRequest("", (), filters, 0, None))
+        passages = sorted((r.passage for r in ranking.ranked), key=lambda p: (p.doc, p.ordinal))
+        page = passages[offset:offset + limit if limit else None]
+        prefix = self._prefix()
+        return SearchResult(query="", total=len(passages),
+                            hits=tuple(passage_hit(p, prefix) for p in page), offset=offset,
+                            elapsed=time.perf_counter() - t0, filters=describe_filters(filters))
 
     def refresh(self, update: bool = True, *, max_files: int = AUTO_UPDATE_MAX_FILES,
                 max_bytes: int = AUTO_UPDATE_MAX_BYTES,
