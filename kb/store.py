@@ -403,7 +403,9 @@ def write_lock(index_dir: Path, by_search: bool = False) -> Iterator[None]:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").split()
                 except OSError:
                     holder = []
-                if not by_search and holder[1:] == ["search"] and \
+                # an empty file: the holder is between taking the lock and naming
+                # itself, or between clearing its name and releasing: look again
+                if not by_search and (holder[1:] == ["search"] or not holder) and \
                         time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
