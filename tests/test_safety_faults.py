@@ -159,7 +159,7 @@ def test_exception_while_writing_keeps_the_previous_index(tmp_path, monkeypatch,
         if where in ("add_document", "delete_by_term", "commit"):
             _fail_after(m, KbSegmentWriter, where, 3 if where != "commit" else 0, Boom("injected"))
         elif where == "file_table":
-            _fail_after(m, kbstore, "_write_json_atomic", 0, Boom("injected"))
+            _fail_after(m, kbstore, "write_json_atomic", 0, Boom("injected"))
         elif where == "marker":
             orig = kbstore.write_json_atomic
 
@@ -168,7 +168,7 @@ def test_exception_while_writing_keeps_the_previous_index(tmp_path, monkeypatch,
                     raise Boom("injected")
                 return orig(path, data)
 
-            m.setattr(kbstore, "_write_json_atomic", fail_marker)
+            m.setattr(kbstore, "write_json_atomic", fail_marker)
         else:
             _fail_after(m, readers, "load", 2, KeyboardInterrupt())
         kb = KnowledgeBase(corpus, index)
