@@ -12,10 +12,10 @@ Parts:
   ``IT``, ``SEA`` stay) -> British/American spelling variants mapped to one
   form -> English Snowball stemming (PyStemmer).  Results are cached per
   surface token, so each distinct word is analysed once.
-* :class:`KbAnalyzer` — the same pipeline as a Whoosh analyzer (the only
-  Whoosh object here; it is pickled into the index schema).
+* The same pipeline as Whoosh analyzers (``KbAnalyzer``, ``SurfaceAnalyzer``)
+  lives in :mod:`kb.engine.analyzers`; this module imports no Whoosh.
 * :func:`query_terms` — the terms a query word analyses to.
-* :func:`surface_entries` and :class:`SurfaceAnalyzer` — the words as written
+* :func:`surface_entries` — the words as written
   (folded, not stemmed), each with the term it is indexed as: the ``words``
   field, against which wildcards are matched (``harass?ent`` must see
   "harassment", not the stem ``harass``).
@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from typing import Any
-
-from whoosh.analysis import Token, Tokenizer
 
 #: Bump when the analysis changes in a way that changes indexed terms.
 ANALYSIS_VERSION = 2
@@ -165,7 +163,7 @@ def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
 
 def index_terms(text: str) -> list[str]:
     """The terms of ``text`` in order: :func:`iter_terms` without offsets, faster
-    (the index writer's path, see :mod:`kb.segwriter`)."""
+    (the index writer's path, see :mod:`kb.engine.segwriter`)."""
     out: list[str] = []
     append = out.append
     get = _CACHE.get
@@ -236,90 +234,3 @@ def split_entry(entry: str) -> tuple[str, str]:
 def query_terms(text: str) -> list[str]:
     """The terms a piece of query text analyses to."""
     return [t for t, _, _ in iter_terms(text)]
-
-
-class KbAnalyzer(Tokenizer):  # type: ignore[misc]
-    """:func:`iter_terms` as a Whoosh analyzer (positions renumbered past stop words)."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self).__name__)
-
-    def __call__(  # type: ignore[override]
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: Any,
-    ) -> Iterator[Token]:
-        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        if not tokenize:
-            # wildcard, prefix and range texts: fold case only
-            t.original = t.text = fold(value)
-            t.boost = 1.0
-            if positions:
-                t.pos = start_pos
-            if chars:
-                t.startchar = start_char
-                t.endchar = start_char + len(value)
-            yield t
-            return
-        pos = start_pos
-        for text, s, e in iter_terms(value):
-            t.text = text
-            t.boost = 1.0
-            t.stopped = False
-            if keeporiginal:
-                t.original = value[s:e]
-            if positions:
-                t.pos = pos
-            if chars:
-                t.startchar = start_char + s
-                t.endchar = start_char + e
-            pos += 1
-            yield t
-
-
-class SurfaceAnalyzer(Tokenizer):  # type: ignore[misc]
-    """:func:`surface_entries` as a Whoosh analyzer, for the ``words`` field (no
-    positions, no frequencies: the field only answers "which words are written")."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self).__name__)
-
-    def __call__(  # type: ignore[override]
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: Any,
-    ) -> Iterator[Token]:
-        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        entries = [fold(value)] if not tokenize else sorted(surface_entries(value))
-        for i, e in enumerate(entries):
-            t.text = e
-            t.boost = 1.0
-            t.stopped = False
-            if positions:
-                t.pos = start_pos + i
-            if chars:
-                t.startchar = start_char
-                t.endchar = start_char + len(value)
-            yield t

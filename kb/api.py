@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import index as _index
+from . import store as _store
 from .errors import (
     CorpusMismatch,
     CorpusNotFound,
@@ -87,7 +89,8 @@ class Refresh:
 
     stale: Staleness
     #: ``"current"`` nothing to do; ``"updated"`` the index was brought up to date
-    #: (:attr:`report`); otherwise the index was left as it is: ``"off"`` updating
+    #: (:attr:`report`); ``"built"`` there was no index: it was built (:attr:`report`,
+    #: :meth:`KnowledgeBase.prepare` only); otherwise the index was left as it is: ``"off"`` updating
     #: was not asked for, ``"too-large"`` more work than ``max_files``/``max_bytes``,
     #: ``"locked"`` another update holds the index, ``"read-only"`` the index
     #: folder cannot be written (:attr:`reason` says why)
@@ -136,10 +139,9 @@ class KnowledgeBase:
         self.corpus = Path(corpus).absolute()
         self.index = Path(index).absolute()
         self.corpus_prefix = corpus_prefix
-        self._gen: _index.Generation | None = None
-        self._searcher: Any = None
+        self._gen: _store.Generation | None = None
         #: how the corpus folder matched the corpus the open index records
-        self.binding: _index.Binding | None = None
+        self.binding: _store.Binding | None = None
 
     def _prefix(self) -> str:
         if self.corpus_prefix is not None:
@@ -155,14 +157,11 @@ class KnowledgeBase:
         return _index.update(self.index, self.corpus, rebuild=rebuild, progress=progress)
 
     def has_index(self) -> bool:
-        return _index.read_marker(self.index) is not None
+        return _store.read_marker(self.index) is not None
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-        self._searcher = None
         if self._gen is not None:
-            self._gen.ix.close()
+            self._gen.close()
         self._gen = None
         self.binding = None
 
@@ -172,55 +171,51 @@ class KnowledgeBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self, bind: bool = True, ranker: bool = False
-              ) -> tuple[_index.Generation, Any]:
-        """The open generation and a searcher; with ``bind``, only if the corpus
-        folder is the one the index was built from (else the error says so);
-        ``ranker``: with the array ranker (:mod:`kb.ranker`)."""
-        ranker = ranker and os.environ.get("KB_RANKER", "arrays") != "whoosh"
-        if self._searcher is not None and self._gen is not None:
-            if self._searcher.up_to_date() and (self._gen.ranker is not None or not ranker):
+    def _open(self, bind: bool = True, ranker: bool = False) -> _store.Generation:
+        """The open generation; with ``bind``, only if the corpus folder is the one
+        the index was built from (else the error says so); ``ranker``: ready for
+        ranked searches (for Whoosh, the array ranker: :mod:`kb.engine.ranker`)."""
+        gen = self._gen
+        if gen is not None:
+            if gen.engine.up_to_date() and (gen.engine.ranks or not ranker):
                 if bind and self.binding is None:
-                    self._bind(self._gen)
-                return self._gen, self._searcher
+                    self._bind(gen)
+                return gen
             self.close()
-        from .search import B, K1, weighting
-
         try:
-            gen = _index.open_generation(self.index, load_table=False,
-                                         ranker=(K1, B) if ranker else None)
+            gen = _store.open_generation(self.index, load_table=False, ranker=ranker)
         except IndexMissing:
             if bind:  # "run `kb index`" is no advice without a corpus folder
-                _index.require_corpus(self.corpus)
+                _store.require_corpus(self.corpus)
             raise
-        self._gen, self._searcher = gen, gen.searcher(weighting=weighting())
+        self._gen = gen
         if bind:
             self._bind(gen)
-        return gen, self._searcher
+        return gen
 
-    def _bind(self, gen: _index.Generation) -> None:
-        """Check the corpus folder against the index (:func:`kb.index.check_corpus`);
+    def _bind(self, gen: _store.Generation) -> None:
+        """Check the corpus folder against the index (:func:`kb.store.check_corpus`);
         a corpus moved with its index, or an older kb's index, records its folder
         when the index can be written now (else it is simply checked each time)."""
         try:
-            b = _index.check_corpus(self.index, gen.marker, self.corpus, lambda: gen.table)
+            b = _store.check_corpus(self.index, gen.marker, self.corpus, lambda: gen.table)
         except BaseException:
             self.close()
             raise
         if b.rerecord:
-            rec = _index.record_corpus(self.index, self.corpus)
+            rec = _store.record_corpus(self.index, self.corpus)
             if rec is not None:
-                b = _index.Binding(rec["path"], rec["id"], same_path=True)
+                b = _store.Binding(rec["path"], rec["id"], same_path=True)
         self.binding = b
 
-    def _open_table(self) -> tuple[_index.Generation, _index.FileTable]:
+    def _open_table(self) -> tuple[_store.Generation, _store.FileTable]:
         """The open generation and its file table (read now if not read yet)."""
-        gen, _ = self._open()
+        gen = self._open()
         try:
             return gen, gen.table
         except OSError:  # a writer replaced the generation since we opened it
             self.close()
-            gen, _ = self._open()
+            gen = self._open()
             return gen, gen.table
 
     # -- queries -------------------------------------------------------------
@@ -236,22 +231,20 @@ class KnowledgeBase:
         query's hits and says so in ``corrected_query`` (``correct=False``: never)."""
         from .search import Filters, search
 
-        gen, searcher = self._open(ranker=True)
-        return search(searcher, query, limit=limit, offset=offset,
+        gen = self._open(ranker=True)
+        return search(gen.engine, query, limit=limit, offset=offset,
                       filters=Filters(doc=doc, section=section, since=since, until=until),
-                      group=group, path_prefix=self._prefix(), correct=correct,
-                      ranker=gen.ranker)
+                      group=group, path_prefix=self._prefix(), correct=correct)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""
-        _, searcher = self._open()
-        stored = searcher.document(id=passage_id)
-        if stored is None:
+        p = self._open().engine.passage(passage_id)
+        if p is None:
             raise PassageNotFound(
                 f"no passage {passage_id!r}; ids look like 'report.txt#3' "
                 "(see `kb search ... --format json`)"
             )
-        return _index.passage_from_stored(stored)
+        return p
 
     def context(self, passage_id: str, n: int = 1) -> list[Passage]:
         """The passage and up to ``n`` passages before and after it, in order."""
@@ -271,8 +264,7 @@ class KnowledgeBase:
 
     def passages(self) -> list[Passage]:
         """Every passage, in document order."""
-        gen, searcher = self._open()
-        out = [_index.passage_from_stored(s) for s in searcher.all_stored_fields()]
+        out = list(self._open().engine.passages())
         out.sort(key=lambda p: (p.doc, p.ordinal))
         return out
 
@@ -297,7 +289,7 @@ class KnowledgeBase:
 
         _, table = self._open_table()  # the corpus folder is checked there
         files = walk(self.corpus).files
-        p = _index.plan(files, table)
+        p = _store.plan(files, table)
         # files the last update could not index are reported as skipped, not as new
         failed = {s.id for s in table.skipped}
         return Staleness(new=[f.id for f in p.add if f.id not in failed],
@@ -314,16 +306,55 @@ class KnowledgeBase:
         in place are then not noticed here; ``kb status`` and ``kb index`` always
         check every file.
         """
-        gen, _ = self._open()
+        gen = self._open()
         if self._small_table(gen):
             return self.staleness()
         try:
-            since = _index.table_updated(gen)
+            since = _store.table_updated(gen)
         except OSError:
             return self.staleness()
         from .corpus import changed_folders
 
         return Staleness(folders=changed_folders(self.corpus, since))
+
+    def prepare(self, update: bool = True, *, progress: _index.Progress | None = None,
+                before_build: Callable[[], None] | None = None) -> Refresh:
+        """Before a search (the policy of ``kb search`` and ``kb export``): build the
+        index when there is none (``before_build()`` is called first, then the
+        build reports ``progress``; :attr:`Refresh.action` is ``"built"``), else
+        :meth:`refresh` it (``update``: when that is cheap).
+
+        :raises CorpusNotFound: no index and no corpus folder to build it from.
+        """
+        if not self.has_index():
+            _store.require_corpus(self.corpus)
+            if before_build is not None:
+                before_build()
+            report = self.update(progress=progress)
+            return Refresh(Staleness(), "built", report=report)
+        return self.refresh(update=update, progress=progress)
+
+    def export_passages(self, limit: int | None = None, offset: int = 0, *,
+                        doc: str | None = None, section: str | None = None,
+                        since: dt.date | None = None, until: dt.date | None = None
+                        ) -> SearchResult:
+        """Every passage that passes the filters (the rules of :meth:`search`), in
+        document order, as hits with no query (``kb export`` without a query)."""
+        import time
+
+        from .engine import SearchRequest
+        from .search import Filters, describe_filters, passage_hit
+
+        t0 = time.perf_counter()
+        filters = Filters(doc=doc, section=section, since=since, until=until)
+        gen = self._open(ranker=True)
+        ranking = gen.engine.search(SearchRequest("", (), filters, 0, None))
+        passages = sorted((r.passage for r in ranking.ranked), key=lambda p: (p.doc, p.ordinal))
+        page = passages[offset:offset + limit if limit else None]
+        prefix = self._prefix()
+        return SearchResult(query="", total=len(passages),
+                            hits=tuple(passage_hit(p, prefix) for p in page), offset=offset,
+                            elapsed=time.perf_counter() - t0, filters=describe_filters(filters))
 
     def refresh(self, update: bool = True, *, max_files: int = AUTO_UPDATE_MAX_FILES,
                 max_bytes: int = AUTO_UPDATE_MAX_BYTES,
@@ -340,11 +371,11 @@ class KnowledgeBase:
 
         :raises IndexMissing, CorpusNotFound, CorpusMismatch: as :meth:`search`.
         """
-        gen, _ = self._open()
+        gen = self._open(ranker=True)  # opened once, for the search that follows
         if not self._small_table(gen):
             from .corpus import changed_folders
 
-            folders = changed_folders(self.corpus, _index.table_updated(gen))
+            folders = changed_folders(self.corpus, _store.table_updated(gen))
             if not folders:
                 return Refresh(Staleness(), "current")
             if not update:
@@ -353,10 +384,10 @@ class KnowledgeBase:
 
         _, table = self._open_table()
         files = walk(self.corpus).files
-        p = _index.plan(files, table, verify=False)
+        p = _store.plan(files, table, verify=False)
         touched = len(p.change)
         if sum(f.size for f in p.change) <= VERIFY_MAX_BYTES:
-            p = _index.plan(files, table)  # hashes the files whose size or mtime changed
+            p = _store.plan(files, table)  # hashes the files whose size or mtime changed
         failed = {s.id for s in table.skipped}
         stale = Staleness(new=[f.id for f in p.add if f.id not in failed],
                           changed=[f.id for f in p.change], deleted=p.remove)
@@ -389,10 +420,10 @@ class KnowledgeBase:
         out.action = "updated" if stale.count else "current"  # else only mtimes were recorded
         return out
 
-    def _small_table(self, gen: _index.Generation) -> bool:
+    def _small_table(self, gen: _store.Generation) -> bool:
         """Is the file table small enough to check every file before each search?"""
         try:
-            return gen._table is not None or \
+            return gen.table_loaded or \
                 os.stat(gen.table_path()).st_size <= QUICK_CHECK_TABLE_BYTES
         except OSError:
             return True
@@ -402,10 +433,10 @@ class KnowledgeBase:
         corpus or another corpus's index (:attr:`Status.problem` says so)."""
         st = Status(corpus=str(self.corpus), index=str(self.index), exists=False)
         try:
-            gen, _ = self._open(bind=False)
+            gen = self._open(bind=False)
         except IndexMissing:
             try:
-                _index.require_corpus(self.corpus)
+                _store.require_corpus(self.corpus)
             except CorpusNotFound as e:
                 st.problem = str(e)
             return st
@@ -413,17 +444,17 @@ class KnowledgeBase:
             t = gen.table
         except OSError:  # a writer replaced the generation since we opened it
             self.close()
-            gen, _ = self._open(bind=False)
+            gen = self._open(bind=False)
             t = gen.table
         st.exists = True
         st.documents = len(t.files)
         st.passages = sum(e.passages for e in t.files.values())
-        st.size_bytes = _index.index_size(self.index)
+        st.size_bytes = _store.index_size(self.index)
         st.built, st.updated = t.built, t.updated
         st.schema = gen.marker.get("schema")
         st.generation = gen.marker.get("current")
         st.skipped = list(t.skipped)
-        rec = _index.recorded_corpus(gen.marker)
+        rec = _store.recorded_corpus(gen.marker)
         st.corpus_recorded, st.corpus_id = (rec["path"], rec.get("id")) if rec else (None, None)
         try:
             self._open()  # checks the corpus folder against the index

@@ -51,9 +51,9 @@ Examples:
 """
 
 
-def _debug(args: list[str] | None) -> bool:
-    argv = sys.argv[1:] if args is None else args
-    return "--debug" in argv or bool(os.environ.get("KB_DEBUG"))
+def _debug() -> bool:
+    """``kb --debug`` (set by the group's callback) or ``KB_DEBUG`` in the environment."""
+    return _Invocation.debug or bool(os.environ.get("KB_DEBUG"))
 
 
 def _err(msg: str) -> None:
@@ -180,6 +180,7 @@ class _Invocation:
 
     location: list[str] = []  # the --corpus/--index options the user gave
     auto_update = True  # kb.toml ``auto_update``
+    debug = False  # ``kb --debug``: tracebacks instead of one-line errors
 
 
 def _advise(msg: str) -> str:
@@ -218,7 +219,7 @@ class KbGroup(click.Group):
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         argv = list(args) if args is not None else None
-        _Invocation.location, _Invocation.auto_update = [], True
+        _Invocation.location, _Invocation.auto_update, _Invocation.debug = [], True, False
         try:
             rv = super().main(argv, prog_name or "kb", complete_var,
                               standalone_mode=False, **extra)
@@ -239,7 +240,7 @@ class KbGroup(click.Group):
             _fail(f"Error: {e.format_message()}")
             sys.exit(EXIT_ERROR)
         except KbError as e:
-            if _debug(argv):
+            if _debug():
                 raise
             _fail(_advise(f"Error: {e}"))
             sys.exit(EXIT_ERROR)
@@ -251,12 +252,12 @@ class KbGroup(click.Group):
                 pass
             sys.exit(EXIT_OK)
         except OSError as e:
-            if _debug(argv):
+            if _debug():
                 raise
             _fail(f"Error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
             sys.exit(EXIT_ERROR)
         except Exception as e:  # noqa: BLE001 - a bug: still one line, never a traceback
-            if _debug(argv):
+            if _debug():
                 raise
             msg = str(e).splitlines()[0][:300] if str(e) else ""
             _fail(f"Error: unexpected {type(e).__name__}" + (f": {msg}" if msg else "")
@@ -372,19 +373,36 @@ def _run_update(kb: Any, rebuild: bool) -> Any:
 
 
 def _ensure_index(kb: Any, no_update: bool = False) -> None:
-    """Build the index on first use; else bring it up to date first when that is
-    cheap (``KnowledgeBase.refresh``), or say on stderr what changed."""
-    if not kb.has_index():
-        from .index import require_corpus
+    """``KnowledgeBase.prepare`` (build the index on first use, else update it when
+    cheap), saying on stderr what it did or what changed."""
+    bar: list[Any] = []
 
-        require_corpus(kb.corpus)
+    def before_build() -> None:
         _err(f"No index yet: building it from {kb.corpus} …")
-        _, summary, skipped = _run_update(kb, rebuild=False)
-        _err(summary)
+        prog, callback = _progress_bar()
+        if prog is not None:
+            prog.start()
+            bar[:] = [prog, callback]
+
+    def progress(done: int, total: int, current: str) -> None:
+        if bar:
+            bar[1](done, total, current)
+
+    try:
+        r = kb.prepare(update=_Invocation.auto_update and not no_update, progress=progress,
+                       before_build=before_build)
+    finally:
+        if bar:
+            bar[0].stop()
+    if r.action == "built":
+        from .render import report_text, skipped_text
+
+        _err(report_text(r.report))
+        skipped = skipped_text(r.report)
         if skipped:
             _err(_advise(skipped))
         return
-    note = _refresh_note(kb.refresh(update=_Invocation.auto_update and not no_update))
+    note = _refresh_note(r)
     if note:
         _err(_advise(note))
 
@@ -435,6 +453,7 @@ def cli(debug: bool) -> None:
       kb search bystander intervention    (builds the index on first use)
       kb index                            (bring the index up to date)
     """
+    _Invocation.debug = debug
 
 
 @cli.command(cls=QueryCommand, epilog=QUERY_HELP,
@@ -565,7 +584,6 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
       kb export --format jsonl -o - | head
     """
     from . import export as ex
-    from .models import SearchResult
 
     if group:
         raise click.UsageError(
@@ -588,26 +606,8 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
             _err(f"No passages match “{result.query}”; exporting those that match "
                  f"“{result.corrected_query}” (--no-correct turns this off)")
     else:
-        import time
-
-        t0 = time.perf_counter()
-        passages = kb.passages()
-        if doc:
-            from .search import doc_pattern
-
-            rx = doc_pattern(doc)
-            passages = [p for p in passages if rx.fullmatch(p.doc)]
-        if section:
-            passages = [p for p in passages if section.lower() in p.section.lower()]
-        if since or until:
-            lo = (since or dt.date.min).isoformat()
-            hi = (until or dt.date.max).isoformat()
-            passages = [p for p in passages if p.date and lo <= p.date <= hi]
-        total = len(passages)
-        passages = passages[offset:offset + limit if limit else None]
-        hits = tuple(kb.hit_for(p) for p in passages)
-        result = SearchResult(query="", total=total, hits=hits, offset=offset,
-                              elapsed=time.perf_counter() - t0)
+        result = kb.export_passages(limit, offset, doc=doc, section=section, since=since,
+                                    until=until)
     writer = ex.WRITERS[fmt]
     code = _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if out_path is None:

@@ -10,6 +10,7 @@ JSON shape used by every machine-readable output.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -109,6 +110,27 @@ class Passage:
         d = asdict(self)
         d["heading_path"] = list(self.heading_path)
         return d
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One file read, hashed, parsed and split (:func:`kb.load.load`)."""
+
+    source: SourceFile
+    sha256: str
+    passages: list[Passage]
+    title: str
+    date: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The option filters of a search (``--doc``, ``--section``, ``--since``, ``--until``)."""
+
+    doc: str | None = None  #: a path pattern (:func:`kb.search.doc_pattern`)
+    section: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
 
 
 def citation(doc: str, line_start: int | None, line_end: int | None,

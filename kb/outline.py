@@ -13,13 +13,11 @@ it ``¶ 7(a)``.  The number resets at each heading.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from .models import Block, Document, Section, Segment
+from .paragraphs import paragraph_label
 
-_PARA_NUM = re.compile(r"^(\d{1,3})\.\s+\S")
-_SUB_PARA = re.compile(r"^(?:\(([a-z]{1,2}|[ivxlc]{1,6})\)|([a-z]{1,2})\))\s+\S")
 
 
 def clean(text: str) -> str:
@@ -85,14 +83,7 @@ class Builder:
             if is_date_line(text) or is_generic_label(text):
                 self._note(text)  # metadata above the first heading, not a passage
                 return
-        paragraph = None
-        m = _PARA_NUM.match(text)
-        if m:
-            paragraph = self.last_number = m.group(1)
-        else:
-            s = _SUB_PARA.match(text)
-            if s and self.last_number:
-                paragraph = f"{self.last_number}({s.group(1) or s.group(2)})"
+        paragraph, self.last_number = paragraph_label(text, self.last_number)
         self.blocks.append(Block("paragraph", ((pos, text),), paragraph=paragraph))
         self._note(text)
 

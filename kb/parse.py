@@ -37,6 +37,7 @@ from functools import lru_cache
 from typing import Any
 
 from .models import Block, Document, Section, Segment
+from .paragraphs import subparagraph_label
 
 MAX_HEADING_WORDS = 16
 MAX_HEADING_CHARS = 120
@@ -67,7 +68,6 @@ _GENERIC_WORDS = frozenset(
     newsletter document memo memorandum annex executive""".split()
 )
 _CLOSING = ".,:;!?"
-_SUBPARA = re.compile(r"^\(([a-z]{1,2}|[ivxlc]{1,6})\)\s")
 
 
 def find_date(text: str) -> str | None:
@@ -415,9 +415,9 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                 continue
         paragraph = None
         if r.kind == "paragraph":
-            m = _SUBPARA.match(r.segments[0][1])
-            if m and last_number:
-                paragraph = f"{last_number}({m.group(1)})"
+            sub = subparagraph_label(r.segments[0][1])
+            if sub and last_number:
+                paragraph = f"{last_number}({sub})"
         blocks.append(Block(r.kind, tuple(r.segments), paragraph=paragraph))
     flush()
     return Document(id=doc_id, title=title, date=date, format=fmt, sections=tuple(sections))

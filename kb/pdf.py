@@ -61,6 +61,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from .models import Block, Document, Section, Segment
+from .paragraphs import is_numbered, paragraph_label
 
 SOFT_HYPHEN = "\ufffe"  # PDFium: a hyphen at the end of a line
 _BREAK = re.compile("\r\n|[\r\n\ufffe]")
@@ -233,8 +234,6 @@ _FURNITURE_TOKEN = re.compile(
     r"[Pp]age|of|-)$"
 )
 _TOC = re.compile(r"(?:\.\s?){5,}\s*\d*\s*$")
-_PARA_NUM = re.compile(r"^(\d{1,3})\.\s+\S")
-_SUB_PARA = re.compile(r"^(?:\(([a-z]{1,2}|[ivxlc]{1,6})\)|([a-z]{1,2})\))\s+\S")
 _BULLET = re.compile(r"^[•\u2022\u25aa\u25cf\u25e6\uf0b7\uf0a7\u2013\u2014\-–o]\s+\S")
 _CLOSED = re.compile(r"[.;:!?][\"”’)\]]*$")
 _ROMAN_HEAD = re.compile(r"^[IVXLC]+\.\s")
@@ -597,15 +596,7 @@ def layout(pages: list[list[Line]], doc_id: str, meta_title: str = "",
             last_number = None
             continue
         first_text = b.first.text
-        paragraph = None
-        m = _PARA_NUM.match(first_text)
-        if m:
-            paragraph = m.group(1)
-            last_number = paragraph
-        else:
-            s = _SUB_PARA.match(first_text)
-            if s and last_number:
-                paragraph = f"{last_number}({s.group(1) or s.group(2)})"
+        paragraph, last_number = paragraph_label(first_text, last_number)
         words = len(b.text.split())
         if paragraph is None and words <= 8 and not _CLOSED.search(b.text) \
                 and not pending_lead:
@@ -645,7 +636,7 @@ def layout(pages: list[list[Line]], doc_id: str, meta_title: str = "",
 
 
 def _starts_item(text: str) -> bool:
-    return bool(_PARA_NUM.match(text) or _SUB_PARA.match(text) or _BULLET.match(text))
+    return bool(is_numbered(text) or _BULLET.match(text))
 
 
 def _is_heading_line(ln: Line, body: float) -> bool:

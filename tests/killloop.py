@@ -104,7 +104,7 @@ class Expected:
 
     def passages(self, corpus: Path) -> dict[str, tuple[object, ...]]:
         from kb.corpus import walk
-        from kb.readers import load
+        from kb.load import load
 
         out: dict[str, tuple[object, ...]] = {}
         for f in walk(corpus).files:

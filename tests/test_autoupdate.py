@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb import api
-from kb import index as kbindex
+from kb import store as kbstore
 from kb.api import KnowledgeBase
 from kb.cli import cli
 
@@ -132,7 +132,7 @@ def test_auto_update_must_be_a_boolean(tmp_path, monkeypatch):
 
 def test_a_locked_index_is_searched_as_it_is(built):
     add_notes(built, 1)
-    with kbindex.write_lock(built.parent / "index"):  # another update holds it
+    with kbstore.write_lock(built.parent / "index"):  # another update holds it
         r = run("search", "mediation", *loc(built))
     assert r.exit_code == 1
     (line,) = r.stderr.splitlines()
@@ -148,8 +148,8 @@ def test_kb_index_waits_for_a_searchs_update_instead_of_failing(built):
     held = threading.Event()
 
     def search_update() -> None:
-        with kbindex.write_lock(index, by_search=True):
-            assert (index / kbindex.LOCK).read_text() == f"{os.getpid()} search"
+        with kbstore.write_lock(index, by_search=True):
+            assert (index / kbstore.LOCK).read_text() == f"{os.getpid()} search"
             held.set()
             time.sleep(0.5)
 
@@ -163,14 +163,14 @@ def test_kb_index_waits_for_a_searchs_update_instead_of_failing(built):
     assert time.monotonic() - t0 >= 0.3 and "added 1" in r.stdout
     # a search meeting another search's update does not wait: it searches as it is
     add_notes(built, 1, start=1)
-    with kbindex.write_lock(index, by_search=True):
+    with kbstore.write_lock(index, by_search=True):
         r = run("search", "mediation", *loc(built))
     assert r.exit_code == 0 and "another update is running" in r.stderr
 
 
 @contextmanager
 def _read_only_lock(index_dir: Path, by_search: bool = False):  # type: ignore[no-untyped-def]
-    raise OSError(errno.EROFS, "Read-only file system", str(index_dir / kbindex.LOCK))
+    raise OSError(errno.EROFS, "Read-only file system", str(index_dir / kbstore.LOCK))
     yield
 
 
@@ -182,7 +182,7 @@ def test_a_read_only_index_is_searched_as_it_is(built, monkeypatch, how):
     index = built.parent / "index"
     before = {p: p.read_bytes() for p in index.rglob("*") if p.is_file()}
     if how == "mount":
-        monkeypatch.setattr(kbindex, "write_lock", _read_only_lock)
+        monkeypatch.setattr(kbstore, "write_lock", _read_only_lock)
         reason = "Read-only file system"
     else:
         real = os.access

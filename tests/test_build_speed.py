@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb import KnowledgeBase
-from kb.index import document_fields, make_schema
+from kb.engine.schema import document_fields, make_schema
 
 WORDS = ("harassment bystander training workplace colleague report mediation network "
          "station secretariat programme behaviour organisation zebra quokka policy "
@@ -78,8 +78,8 @@ def test_kb_segment_writer_writes_what_whoosh_writes(tmp_path, spill):
     from whoosh.writing import SegmentWriter
 
     from kb.corpus import walk
-    from kb.readers import load
-    from kb.segwriter import KbSegmentWriter
+    from kb.load import load
+    from kb.engine.segwriter import KbSegmentWriter
 
     corpus = write_corpus(tmp_path / "corpus", files=12, binary=False)
     docs = [load(f).passages for f in walk(corpus).files if not f.id.endswith("binary.md")]
@@ -126,7 +126,7 @@ def test_kb_segment_writer_takes_its_own_fast_path(tiny_corpus, tmp_path, monkey
     """The equivalence test above cannot tell kb's writer from Whoosh's own (they write
     the same files); this one fails if KbSegmentWriter's fast path is not the one used
     (a merge once left its methods nested in a module function, silently)."""
-    from kb import segwriter
+    from kb.engine import segwriter
 
     calls = {"postings": 0, "flush": 0}
     postings, write_terms = segwriter._positions_postings, segwriter._write_terms

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kb import index as kbindex
+from kb import store as kbstore
 from kb.cli import cli
 
 from .conftest import SAMPLE_ID
@@ -254,7 +254,7 @@ def test_status_and_docs(tiny_corpus):
     (tiny_corpus / "x.pptx").write_bytes(b"zz")
     r = run("status", "--format", "json", *loc(tiny_corpus))
     st = json.loads(r.stdout)
-    assert st["documents"] == 3 and st["passages"] > 0 and st["schema"] == kbindex.SCHEMA_VERSION
+    assert st["documents"] == 3 and st["passages"] > 0 and st["schema"] == kbstore.SCHEMA_VERSION
     assert st["changed"] == ["peer-support.txt"] and st["new"] == [] and st["deleted"] == []
     r = run("status", *loc(tiny_corpus))
     assert "1 changed" in r.stdout and "schema:" in r.stdout

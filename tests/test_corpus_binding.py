@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb import errors
-from kb import index as kbindex
+from kb import store as kbstore
 from kb.api import KnowledgeBase
 from kb.cli import cli
 
@@ -40,7 +40,7 @@ def one_line_error(r) -> str:  # type: ignore[no-untyped-def]
 
 
 def marker(index: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads((index / kbindex.MARKER).read_text())
+    return json.loads((index / kbstore.MARKER).read_text())
 
 
 def other_corpus(tmp_path: Path) -> Path:
@@ -172,24 +172,24 @@ def test_same_files_needs_three_in_four_of_the_sample(tmp_path):
         (corpus / f"r{i}.md").write_text(f"# Report {i}\n\nText of report {i}.\n")
     with KnowledgeBase(corpus, tmp_path / "index") as kb:
         kb.update()
-        gen = kbindex.open_generation(kb.index)
+        gen = kbstore.open_generation(kb.index)
         table = gen.table
         gen.close()
     moved = tmp_path / "moved"
     corpus.rename(moved)
     (moved / "r0.md").write_text("# Report 0\n\nEdited after the move.\n")
     (moved / "r1.md").unlink()
-    assert kbindex.same_files(table, moved)  # 6 of 8 still the same
+    assert kbstore.same_files(table, moved)  # 6 of 8 still the same
     (moved / "r2.md").unlink()
-    assert not kbindex.same_files(table, moved)  # 5 of 8
-    assert kbindex.same_files(kbindex.FileTable(), moved)  # an empty index fits any folder
+    assert not kbstore.same_files(table, moved)  # 5 of 8
+    assert kbstore.same_files(kbstore.FileTable(), moved)  # an empty index fits any folder
 
 
 def test_index_of_an_earlier_kb_adopts_its_own_corpus(built, tmp_path):
     corpus, index = built
     m = marker(index)
     del m["corpus"]  # as written by kb before the corpus was recorded
-    (index / kbindex.MARKER).write_text(json.dumps(m))
+    (index / kbstore.MARKER).write_text(json.dumps(m))
     other = other_corpus(tmp_path)
     line = one_line_error(run("search", "gender", *loc(other, index)))
     assert "older kb" in line and str(other) in line and "kb index --rebuild" in line
@@ -244,7 +244,7 @@ def test_advice_carries_the_users_index_and_corpus(sample_corpus, tmp_path):
     r = run("status", *loc(sample_corpus, ix))
     assert f"run `kb index --corpus {sample_corpus} --index '{ix}'`" in r.stdout
     assert run("index", *loc(sample_corpus, ix)).exit_code == 0
-    (ix / kbindex.MARKER).write_text("{not json")
+    (ix / kbstore.MARKER).write_text("{not json")
     line = one_line_error(run("search", "gender", *loc(sample_corpus, ix)))
     assert f"`kb index --rebuild --corpus {sample_corpus} --index '{ix}'`" in line
     assert run("index", "--rebuild", *loc(sample_corpus, ix)).exit_code == 0  # it works

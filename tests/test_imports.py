@@ -58,5 +58,5 @@ def test_search_to_a_pipe_loads_no_rich_markdown_it_or_whoosh_writing(tiny_corpu
     mods = loaded(_CLI.format(args=args))
     assert "whoosh.searching" in mods  # it did search
     assert heavy(mods, ("rich", "markdown_it", "charset_normalizer", "whoosh.writing",
-                        "whoosh.multiproc", "multiprocessing", "kb.segwriter",
-                        "kb.parallel", "kb.export")) == []
+                        "whoosh.multiproc", "multiprocessing", "kb.engine.segwriter",
+                        "kb.engine.parallel", "kb.export")) == []

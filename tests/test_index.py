@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from kb import KnowledgeBase
-from kb import index as kbindex
+from kb import load as kbload
+from kb import store as kbstore
 from kb.errors import IndexIncompatible, IndexMissing, NotAnIndex
 
 from .conftest import NESTED_MD, PLAIN_TXT, SAMPLE
@@ -65,13 +66,13 @@ def test_unchanged_files_are_not_read_again(tiny_corpus, tmp_path, monkeypatch):
     kb = make_kb(tmp_path)
     kb.update()
     calls = []
-    real = kbindex.load_file
+    real = kbload.load
 
     def spy(f):
         calls.append(f.id)
         return real(f)
 
-    monkeypatch.setattr(kbindex, "load_file", spy)
+    monkeypatch.setattr(kbload, "load", spy)
     os.utime(tiny_corpus / "peer-support.txt")  # touched, same content
     r = kb.update()
     assert calls == [] and r.unchanged == 3 and not r.updated
@@ -93,9 +94,9 @@ def test_rebuild_gives_same_passages(tiny_corpus, tmp_path):
 def test_older_schema_is_rebuilt_newer_is_refused(tiny_corpus, tmp_path):
     kb = make_kb(tmp_path)
     kb.update()
-    marker_path = tmp_path / "index" / kbindex.MARKER
+    marker_path = tmp_path / "index" / kbstore.MARKER
     marker = json.loads(marker_path.read_text())
-    marker["schema"] = kbindex.SCHEMA_VERSION + 1
+    marker["schema"] = kbstore.SCHEMA_VERSION + 1
     marker_path.write_text(json.dumps(marker))
     with pytest.raises(IndexIncompatible, match="newer kb"):
         kb.search("harassment")

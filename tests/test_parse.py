@@ -88,3 +88,31 @@ def test_numbered_un_paragraphs_are_cited():
     ps = split_document(doc)
     assert [p.paragraph for p in ps] == ["7", "8"]
     assert "first word" in ps[1].text  # sub-paragraph (a) belongs to paragraph 8
+
+
+# -- the UN paragraph-number rule (kb/paragraphs.py), shared by every reader ----------
+
+
+def test_paragraph_numbers_and_subparagraph_labels():
+    from kb.paragraphs import paragraph_label, paragraph_number, subparagraph_label
+
+    assert paragraph_number("12. Decides to remain seized") == "12"
+    assert paragraph_number("1234. Too long") is None and paragraph_number("12.5 x") is None
+    for text, label in [("(a) Text", "a"), ("(aa) Text", "aa"), ("(iv) Text", "iv"),
+                        ("(viii) Text", "viii"), ("a) Text", "a"), ("bb) Text", "bb"),
+                        ("iv) Text", "iv")]:
+        assert subparagraph_label(text) == label, text
+    for text in ["viii) Text", "(A) Text", "(a)Text", "(a) ", "a. Text", "(abc) Text"]:
+        assert subparagraph_label(text) is None, text
+    assert paragraph_label("3. Requests", None) == ("3", "3")
+    assert paragraph_label("(b) Ensure", "3") == ("3(b)", "3")
+    assert paragraph_label("b) Ensure", "3") == ("3(b)", "3")
+    assert paragraph_label("(b) Ensure", None) == (None, None)
+    assert paragraph_label("Plain text", "3") == (None, "3")
+
+
+def test_markdown_subparagraphs_take_both_forms():
+    doc = parse("# Resolution\n\n1. " + "Decides that the council shall act. " * 8 + "\n\n"
+                "(a) To report on harassment;\n\nb) To report on abuse;\n", "r.md", "markdown")
+    labels = [b.paragraph for s in doc.sections for b in s.blocks]
+    assert labels[-2:] == ["1(a)", "1(b)"]

@@ -286,6 +286,7 @@ def test_pdf_speed_is_reasonable(samples):
 
 
 def test_reader_is_registered_for_pdf(tmp_path: Path):
-    from kb import corpus, readers
+    from kb import corpus
+    from kb import load as readers
 
     assert corpus.FORMATS[".pdf"] == "pdf" and "pdf" in readers.READERS

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from kb import KnowledgeBase
-from kb import index as _index
-from kb import rankarrays
+from kb import store as _store
+from kb.engine import rankarrays
 from kb.search import B, K1
 
 from .conftest import SAMPLE
@@ -55,21 +55,21 @@ def test_array_ranker_matches_exactly_what_whoosh_matches(built, monkeypatch):
 
 def test_every_query_kind_is_ranked_by_the_arrays(built, monkeypatch):
     """No query of the list falls back to Whoosh's scorer (kb.ranker.Unsupported)."""
-    import kb.search
+    from kb.engine.whoosh_engine import WhooshReader
 
     def fail(*a, **kw):
         raise AssertionError("ranked by Whoosh")
 
-    monkeypatch.setattr(kb.search, "_rank_whoosh", fail)
+    monkeypatch.setattr(WhooshReader, "_rank_whoosh", fail)
     for q in QUERIES + ["climate change", "whistle-blower", "whistleblower", '"zero tolerance" -online']:
         for kw in ({}, {"section": "remarks"}, {"doc": "peer"}, {"group": True}):
             built.search(q, **kw)
 
 
 def test_the_array_ranker_is_the_one_used(built):
-    gen, _ = built._open(ranker=True)
-    assert gen.ranker is not None
-    assert gen.ranker.n == sum(d.passages for d in built.documents())  # every passage
+    gen = built._open(ranker=True)
+    assert gen.engine.ranker is not None
+    assert gen.engine.ranker.n == sum(d.passages for d in built.documents())  # every passage
 
 
 def test_true_bm25f_score_of_one_term_by_hand(tmp_path):
@@ -81,7 +81,7 @@ def test_true_bm25f_score_of_one_term_by_hand(tmp_path):
     kb.update()
     r = kb.search("alpha", limit=5)
     assert [h.doc for h in r.hits] == ["a.md"]
-    rk = kb._gen.ranker
+    rk = kb._gen.engine.ranker
     # alpha: 12 times in a's text, once in its title (2 words; b's has 1)
     from kb.analysis import index_terms
 
@@ -98,12 +98,12 @@ def test_true_bm25f_score_of_one_term_by_hand(tmp_path):
 
 def _postings(index_dir: Path) -> dict[tuple[str, str, str], tuple[int, tuple[int, ...]]]:
     """Every posting of the index's ranking arrays, keyed by (field, term, passage id)."""
-    gen = _index.open_generation(index_dir, ranker=(K1, B))
-    rk = gen.ranker
+    gen = _store.open_generation(index_dir, ranker=True)
+    rk = gen.engine.ranker
     ids = {}
     for d in range(rk.n):
         if rk.live[d]:
-            ids[d] = gen.reader.stored_fields(d)["id"]
+            ids[d] = gen.engine.reader.stored_fields(d)["id"]
     out = {}
     for p, base in rk.parts:
         for i in range(p.nterms):
@@ -145,8 +145,8 @@ def test_arrays_follow_updates_deletions_and_merges(tmp_path):
             for v in victims:
                 v.unlink()
         kb.update()
-    gen = _index.open_generation(ix)
-    assert len(gen.reader.leaf_readers()) >= 1
+    gen = _store.open_generation(ix)
+    assert len(gen.engine.reader.leaf_readers()) >= 1
     gen.close()
     got = _postings(ix)
     clean = tmp_path / "clean"
@@ -166,7 +166,7 @@ def test_missing_arrays_are_derived_from_whoosh(built, tiny_corpus, tmp_path):
         part.unlink()
     kb = KnowledgeBase(tiny_corpus, tmp_path / "index")
     assert _ids(kb, "harassment") == before
-    assert kb._gen.ranker is not None
+    assert kb._gen.engine.ranker is not None
     kb.close()
 
 
@@ -192,7 +192,7 @@ def test_part_files_split_a_big_segment(tmp_path, monkeypatch):
 def test_a_page_is_the_start_of_the_full_ranking(tmp_path, monkeypatch):
     """The phrase tier verifies only as many passages as a page needs: pages still
     equal the full ranking's slices."""
-    monkeypatch.setattr("kb.ranker.PHRASE_CHUNK", 2)
+    monkeypatch.setattr("kb.engine.ranker.PHRASE_CHUNK", 2)
     corpus = tmp_path / "c"
     corpus.mkdir()
     words = SAMPLE.read_text(encoding="utf-8").split()
@@ -211,7 +211,7 @@ def test_a_page_is_the_start_of_the_full_ranking(tmp_path, monkeypatch):
 
 
 def test_segments_stay_few_over_many_updates(tmp_path):
-    """Size-tiered merging (index.tiered_merge): 40 updates of 1-12 files leave a handful
+    """Size-tiered merging (kb.engine.whoosh_engine.tiered_merge): 40 updates of 1-12 files leave a handful
     of segments, and the ranking arrays still equal a clean build's."""
     import random
 
@@ -225,10 +225,11 @@ def test_segments_stay_few_over_many_updates(tmp_path):
             k = rnd.randrange(300)
             (corpus / f"f{k}.md").write_text(f"# T{i}\n\n" + f"word{i} alpha beta. " * 20)
         kb.update()
-        gen = _index.open_generation(tmp_path / "ix")
-        most = max(most, len(gen.reader.leaf_readers()))
+        gen = _store.open_generation(tmp_path / "ix")
+        most = max(most, len(gen.engine.reader.leaf_readers()))
         gen.close()
-    f = _index.MERGE_FACTOR
+    from kb.engine.whoosh_engine import MERGE_FACTOR as f
+
     tiers = math.floor(math.log(len(list(corpus.iterdir())), f)) + 1
     assert most <= (f - 1) * tiers + 1, most  # at most f-1 per tier, and the new one
     clean = tmp_path / "clean"

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kb import index as kbindex
+from kb import errors
+from kb import store as kbstore
 from kb.api import KnowledgeBase
 from kb.cli import cli
 
@@ -86,7 +87,7 @@ def test_ctrl_c_mid_update_exits_130_and_keeps_the_index(tmp_path, rebuild):
             assert err.decode().strip() == "Interrupted.", err
             assert snapshot(corpus, index) == prev
             assert [n for n in os.listdir(index) if n.startswith("g")] == \
-                [kbindex.read_marker(index)["current"]]  # a half-built generation is removed
+                [kbstore.read_marker(index)["current"]]  # a half-built generation is removed
         else:
             assert p.returncode == 0, err
         assert run_kb("index", *loc).returncode == 0
@@ -149,8 +150,8 @@ def _fail_after(monkeypatch, target: object, name: str, n: int, exc: BaseExcepti
 ])
 def test_exception_while_writing_keeps_the_previous_index(tmp_path, monkeypatch, where,
                                                           rebuild):
-    from kb import readers
-    from kb.segwriter import KbSegmentWriter  # the writer kb uses (a Whoosh SegmentWriter)
+    from kb import load as readers
+    from kb.engine.segwriter import KbSegmentWriter  # the writer kb uses (a Whoosh SegmentWriter)
 
     corpus, index, prev = _built(tmp_path)
     mutate(corpus, 1, fraction=0.5)
@@ -158,16 +159,16 @@ def test_exception_while_writing_keeps_the_previous_index(tmp_path, monkeypatch,
         if where in ("add_document", "delete_by_term", "commit"):
             _fail_after(m, KbSegmentWriter, where, 3 if where != "commit" else 0, Boom("injected"))
         elif where == "file_table":
-            _fail_after(m, kbindex, "_write_json_atomic", 0, Boom("injected"))
+            _fail_after(m, kbstore, "write_json_atomic", 0, Boom("injected"))
         elif where == "marker":
-            orig = kbindex._write_json_atomic
+            orig = kbstore.write_json_atomic
 
             def fail_marker(path, data):
-                if path.name == kbindex.MARKER:
+                if path.name == kbstore.MARKER:
                     raise Boom("injected")
                 return orig(path, data)
 
-            m.setattr(kbindex, "_write_json_atomic", fail_marker)
+            m.setattr(kbstore, "write_json_atomic", fail_marker)
         else:
             _fail_after(m, readers, "load", 2, KeyboardInterrupt())
         kb = KnowledgeBase(corpus, index)
@@ -269,7 +270,7 @@ def test_a_failed_write_leaves_no_file_open(tmp_path, monkeypatch, rebuild, afte
     with monkeypatch.context() as m:
         m.setattr(StructFile, "write", write)
         kb = KnowledgeBase(corpus, index)
-        with pytest.raises(kbindex.IndexWriteFailed):
+        with pytest.raises(errors.IndexWriteFailed):
             kb.update(rebuild=rebuild)
         kb.close()
         del kb

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb import index as kbindex
+from kb import store as kbstore
 from kb.api import KnowledgeBase
 from kb.cli import cli
 from kb.corpus import decode
@@ -150,7 +150,7 @@ def test_citations_stay_honest_in_odd_files(hostile):
 def test_unreadable_and_vanishing_files_are_reported(tmp_path, monkeypatch):
     """CI runs as root, which reads through chmod 000: the PermissionError is injected."""
     from kb import corpus as kbcorpus
-    from kb import readers
+    from kb import load as readers
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -563,9 +563,9 @@ def test_leftovers_of_a_killed_first_build_are_kbs_own(sample_corpus, tmp_path):
 def test_index_from_a_newer_schema_is_refused_and_untouched(sample_corpus, tmp_path):
     index = tmp_path / "index"
     assert invoke("index", *loc(sample_corpus, index)).exit_code == 0
-    marker = json.loads((index / kbindex.MARKER).read_text())
-    marker["schema"] = kbindex.SCHEMA_VERSION + 1
-    (index / kbindex.MARKER).write_text(json.dumps(marker))
+    marker = json.loads((index / kbstore.MARKER).read_text())
+    marker["schema"] = kbstore.SCHEMA_VERSION + 1
+    (index / kbstore.MARKER).write_text(json.dumps(marker))
     files = {p: p.read_bytes() for p in index.rglob("*") if p.is_file() and p.name != "kb.lock"}
     for args in (["index"], ["search", "bystander"], ["status"], ["docs"]):
         r = invoke(*args, *loc(sample_corpus, index))
@@ -578,7 +578,7 @@ def test_index_from_a_newer_schema_is_refused_and_untouched(sample_corpus, tmp_p
 def test_corrupt_marker_is_a_one_line_error(sample_corpus, tmp_path):
     index = tmp_path / "index"
     assert invoke("index", *loc(sample_corpus, index)).exit_code == 0
-    (index / kbindex.MARKER).write_text("{not json")
+    (index / kbstore.MARKER).write_text("{not json")
     r = invoke("search", "bystander", *loc(sample_corpus, index))
     one_line_error(r)
     assert "kb index --rebuild" in r.stderr

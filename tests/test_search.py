@@ -497,13 +497,13 @@ def test_wildcards_score_the_sum_of_their_words_and_count_every_match(kb):
     from whoosh import query
 
     from kb.analysis import _WORD, fold
-    from kb.search import parse_query
+    from kb.engine.query import parse_query
 
     wide = kb.search("s*", limit=20)
     expected = sum(any(fold(w).startswith("s") for w in _WORD.findall(
         f"{p.text}\n{p.section}\n{p.title}")) for p in kb.passages())
     assert wide.total == expected > 20
-    _, searcher = kb._open()
+    searcher = kb._open().engine.searcher
     q = parse_query(searcher.schema, "text:s*", reader=searcher.reader())
     assert len(q.terms) > 50
     ref = query.Or([query.Term("text", t) for t in q.terms])

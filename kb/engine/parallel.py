@@ -27,7 +27,7 @@ import queue
 from collections.abc import Iterator
 from typing import Any
 
-from .models import SourceFile
+from ..models import SourceFile
 
 WORKERS_ENV = "KB_INDEX_WORKERS"
 MAX_WORKERS = 4
@@ -63,7 +63,8 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
     try:
         from whoosh.index import open_dir
 
-        from .index import _load_all, document_fields
+        from ..load import load_all
+        from .schema import document_fields
         from .segwriter import KbSegmentWriter
 
         ix = open_dir(gen_dir)
@@ -72,7 +73,7 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
         add = writer.add_document
         out: list[tuple[str, Any, str | None]] = []
         mine = _share(files, k, n)
-        for f, item, reason in _load_all(mine, None, 0, len(mine)):
+        for f, item, reason in load_all(mine):
             if item is None:
                 out.append((f.id, None, reason))
             else:

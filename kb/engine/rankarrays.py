@@ -449,7 +449,7 @@ def table_from_reader(reader: Any) -> Table:
 
     Used only when a segment's parts are missing (an index written by other
     code); kb's segment writer always writes them."""
-    from .analysis import KbAnalyzer  # noqa: F401 - schema analyzers must import
+    from .analyzers import KbAnalyzer  # noqa: F401 - schema analyzers must import
 
     n = reader.doc_count_all()
     fields = {}
@@ -482,6 +482,6 @@ def table_from_reader(reader: Any) -> Table:
         stored = reader.stored_fields(d) or {}
         docord[d] = names.setdefault(stored.get("doc", ""), len(names))
         meta = stored.get("meta")
-        if meta and meta[2]:
-            date[d] = date_days(meta[2])
+        if meta and meta.get("date"):
+            date[d] = date_days(meta["date"])
     return Table(n, terms, fields, sorted(names, key=names.__getitem__), docord, date)

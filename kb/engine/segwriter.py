@@ -5,11 +5,11 @@ in per-token and per-posting Python calls.  :class:`KbSegmentWriter` writes
 exactly the same segment (same terms, positions, weights, lengths, stored
 fields and columns), but:
 
-* text fields analysed by :class:`kb.analysis.KbAnalyzer` with positions are
+* text fields analysed by :class:`kb.engine.analyzers.KbAnalyzer` with positions are
   analysed with :func:`kb.analysis.index_terms` (a list of terms, no Token
   objects), and a posting's encoded positions are built once per distinct
   position list shape (a term seen once at position p: cached by p); the
-  ``words`` field (:class:`kb.analysis.SurfaceAnalyzer`, existence only) with
+  ``words`` field (:class:`kb.engine.analyzers.SurfaceAnalyzer`, existence only) with
   :func:`kb.analysis.surface_entries`;
 * postings go into the pool with one size update per document, not per
   posting;
@@ -33,7 +33,8 @@ from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.writing import SegmentWriter
 
 from . import rankarrays
-from .analysis import KbAnalyzer, SurfaceAnalyzer, index_terms, surface_entries
+from ..analysis import index_terms, surface_entries
+from .analyzers import KbAnalyzer, SurfaceAnalyzer
 
 _ENC_ONE: dict[int, bytes] = {}
 
@@ -254,7 +255,7 @@ def untrack_files(storage: Any) -> None:
 
 class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
     """Whoosh's segment writer, leaner, and writing the segment's ranking arrays
-    (:mod:`kb.rankarrays`) beside it, for added documents and merged segments alike.
+    (:mod:`kb.engine.rankarrays`) beside it, for added documents and merged segments alike.
     :meth:`abandon` ends a failed write quietly."""
 
     def __init__(self, ix: Any, limitmb: int = 128, **kwargs: Any) -> None:

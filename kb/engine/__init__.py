@@ -1,0 +1,217 @@
+"""The engine seam: what kb asks of a search engine, in kb records only.
+
+:class:`KnowledgeBase` (:mod:`kb.api`), the search logic (:mod:`kb.search`) and
+the update (:mod:`kb.index`) talk to an engine through the small interface
+below: passages (:class:`~kb.models.Passage`), ids, counts, a
+:class:`SearchRequest` in and a :class:`Ranking` out.  No engine object (a
+Whoosh searcher, reader or query) crosses it.
+
+The first and only engine is Whoosh (:mod:`kb.engine.whoosh_engine`, with the
+schema and stored codec in :mod:`kb.engine.schema`, query parsing in
+:mod:`kb.engine.query`, the segment writer, the parallel build and the array
+ranker); it is the one package that imports ``whoosh``
+(``tests/test_engine_boundary.py`` enforces that).  A second engine (an
+OpenSearch cluster for an organisation-wide library) would implement
+:class:`Engine`, :class:`EngineReader` and :class:`EngineWriter` and be
+returned by :func:`get_engine`; the bookkeeping around it (marker, lock, file
+table, generations: :mod:`kb.store`) does not depend on the engine.
+
+This module imports nothing heavy: ``import kb`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..models import Filters, Passage, SourceFile
+
+#: progress(done, total, current file id)
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """One ranked search, as kb's query language states it."""
+
+    words: str  #: the query without its ``doc:``/``date:``/``symbol:`` clauses ("" = every passage)
+    clauses: tuple[str, ...] = ()  #: those clauses, as written: they filter, never rank
+    filters: Filters = field(default_factory=Filters)
+    offset: int = 0
+    limit: int | None = 10  #: None: every match from ``offset`` on
+    group: bool = False  #: the best passage of each document only
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One ranked passage."""
+
+    passage: Passage
+    score: float
+    more_in_doc: int = 0  #: with ``group``: other matching passages of its document
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The answer to a :class:`SearchRequest`: the requested page, best first."""
+
+    ranked: tuple[Ranked, ...]
+    total: int  #: every match (every matching document with ``group``), exact
+    highlight_terms: frozenset[str] = frozenset()  #: the index terms the query matched
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A file whose passages a writer added (what the file table records of it)."""
+
+    sha256: str
+    passages: int
+    title: str
+    date: str | None
+
+
+class OpenFailed(Exception):
+    """An engine's generation could not be opened now (a writer switched or removed
+    files under the reader): the caller retries."""
+
+
+class EngineReader(ABC):
+    """An open, consistent view of one generation of an index."""
+
+    #: the engine's version number of this view (the file table ``files-<N>.json``
+    #: that belongs to it, see :mod:`kb.store`)
+    version: int
+
+    @abstractmethod
+    def search(self, request: SearchRequest) -> Ranking:
+        """Rank the passages matching ``request``; :class:`~kb.errors.QueryError` if unreadable."""
+
+    @abstractmethod
+    def passage(self, passage_id: str) -> Passage | None:
+        """The stored passage with this id, or None."""
+
+    @abstractmethod
+    def passages(self) -> Iterator[Passage]:
+        """Every live passage, in no particular order."""
+
+    @abstractmethod
+    def document_ids(self) -> list[str]:
+        """The ids of the documents that have passages, sorted."""
+
+    #: opened ready for ranked searches (``Engine.open(..., ranker=True)``)
+    ranks: bool = False
+
+    @abstractmethod
+    def has_term(self, term: str) -> bool:
+        """Is this index term in a searched field's (text, section, title) dictionary?"""
+
+    @abstractmethod
+    def correct(self, term: str, maxdist: int) -> str | None:
+        """The word as written of the most frequent index term within ``maxdist`` edits of
+        ``term`` (same first letter), or None: the "did you mean" corrector."""
+
+    @abstractmethod
+    def up_to_date(self) -> bool:
+        """Is this still the newest committed version?"""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the view's files and memory."""
+
+
+class EngineWriter(ABC):
+    """Changes to one generation, visible all at once on :meth:`commit`."""
+
+    @abstractmethod
+    def add(self, passages: Sequence[Passage]) -> None:
+        """Add one document's passages (in order)."""
+
+    @abstractmethod
+    def delete_document(self, doc_id: str) -> None:
+        """Delete every passage of a document committed before."""
+
+    def add_files(self, files: list[SourceFile], progress: Progress | None = None
+                  ) -> Iterator[tuple[SourceFile, Added | None, str | None]]:
+        """Load ``files`` (:func:`kb.load.load_all`) and add their passages; yields
+        ``(file, added, reason)`` as each finishes (``added`` None: not indexed,
+        ``reason`` says why).  An engine may load in worker processes."""
+        from ..load import load_all
+
+        for f, item, reason in load_all(files, progress):
+            if item is None:
+                yield f, None, reason
+                continue
+            self.add(item.passages)
+            yield f, Added(item.sha256, len(item.passages), item.title, item.date), None
+
+    @abstractmethod
+    def next_version(self) -> int:
+        """The version number :meth:`commit` will give the generation."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make every change visible at once (atomic), and close the writer."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Abandon every change and close the writer (never masks the error that stopped it)."""
+
+
+class Engine(ABC):
+    """A search engine kb can keep an index in: one folder per generation."""
+
+    name: str
+
+    @abstractmethod
+    def create(self, folder: Path, workers: int = 1) -> EngineWriter:
+        """A writer for a new, empty generation in ``folder`` (a full build)."""
+
+    @abstractmethod
+    def writer(self, folder: Path) -> EngineWriter:
+        """A writer that changes the generation in ``folder`` (an incremental update)."""
+
+    @abstractmethod
+    def open(self, folder: Path, ranker: bool = False, last_try: bool = False) -> EngineReader:
+        """A reader of the newest version in ``folder``; :class:`OpenFailed` to retry.
+        ``ranker``: ready for ranked searches now; ``last_try``: repair what can be."""
+
+    @abstractmethod
+    def latest_version(self, folder: Path) -> int | None:
+        """The newest committed version in ``folder``, or None if unreadable."""
+
+    @abstractmethod
+    def owns(self, filename: str) -> bool:
+        """Is this a file the engine itself writes into a generation folder?"""
+
+    def workers_for(self, files: list[SourceFile]) -> int:
+        """How many worker processes a full build of ``files`` should use (1 = serial)."""
+        return 1
+
+
+_ENGINES: dict[str, Callable[[], Engine]] = {}
+
+
+def register_engine(name: str, factory: Callable[[], Engine]) -> None:
+    """Make an engine available to :func:`get_engine` under ``name``."""
+    _ENGINES[name] = factory
+
+
+def _whoosh() -> Engine:
+    from .whoosh_engine import WhooshEngine
+
+    return WhooshEngine()
+
+
+register_engine("whoosh", _whoosh)
+_OPEN: dict[str, Engine] = {}
+
+
+def get_engine(name: str = "whoosh") -> Engine:
+    """The engine registered under ``name`` (one instance per process)."""
+    eng = _OPEN.get(name)
+    if eng is None:
+        eng = _OPEN[name] = _ENGINES[name]()
+    return eng
+
