@@ -54,7 +54,7 @@ def test_array_ranker_matches_exactly_what_whoosh_matches(built, monkeypatch):
 
 
 def test_every_query_kind_is_ranked_by_the_arrays(built, monkeypatch):
-    """No query of the list falls back to Whoosh's scorer (kb.ranker.Unsupported)."""
+    """No query of the list falls back to Whoosh's scorer (kb.engine.ranker.Unsupported)."""
     from kb.engine.whoosh_engine import WhooshReader
 
     def fail(*a, **kw):

@@ -1,7 +1,7 @@
 """Ranking arrays: the postings kb ranks with, as numpy arrays beside each Whoosh segment.
 
 Whoosh stays the index of record (stored fields, the query language); these
-arrays are derived data that the array ranker (:mod:`kb.ranker`) reads instead
+arrays are derived data that the array ranker (:mod:`kb.engine.ranker`) reads instead
 of decoding Whoosh's pickled posting blocks posting by posting.
 
 A segment ``MAIN_<id>`` has one or more *parts*, files ``MAIN_<id>.kr<k>``
@@ -25,7 +25,7 @@ header, then 64-byte aligned arrays:
   1970-01-01; :data:`NO_DATE` when undated).
 
 Everything here is written before Whoosh commits the segment's TOC, so the
-arrays switch with the segment they belong to (see :mod:`kb.index`).
+arrays switch with the segment they belong to (see :mod:`kb.store` and :mod:`kb.index`).
 """
 
 from __future__ import annotations

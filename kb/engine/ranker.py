@@ -2,7 +2,7 @@
 
 Whoosh parses the query (phrases, ``AND``/``OR``/``NOT``, wildcards, fuzzy
 words, field filters); :class:`Ranker` evaluates the parsed query over the
-ranking arrays of :mod:`kb.rankarrays` instead of Whoosh's per-posting
+ranking arrays of :mod:`kb.engine.rankarrays` instead of Whoosh's per-posting
 Python scorer:
 
 * **True BM25F.**  For each query term, each field's term frequency is
