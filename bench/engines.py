@@ -389,13 +389,15 @@ def split_query(q: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def date_range(spec: str) -> tuple[str | None, str | None]:
-    """A kb date filter as an ISO half-open range [lo, hi) of YYYY[-MM[-DD]] strings."""
+    """A kb date filter (years only here) as an ISO half-open range [lo, hi) of strings,
+    with kb's (Whoosh's date parser's) meaning: ``>2015`` is after 2015-01-01 (so most
+    of 2015 is in), ``<2005`` is before the end of 2005 (all of 2005 is in)."""
     def nxt(y: str) -> str:
         return str(int(y[:4]) + 1)
     if spec.startswith(">"):
-        return nxt(spec[1:]), None
+        return spec[1:5] + "-01-02", None
     if spec.startswith("<"):
-        return None, spec[1:]
+        return None, nxt(spec[1:])
     m = re.match(r"\[(\S+) to (\S+)\]", spec)
     if m:
         return m.group(1), nxt(m.group(2))
@@ -860,8 +862,8 @@ def summarise(res: dict[str, Any], queries: list[tuple[str, str]]) -> dict[str, 
     return out
 
 
-def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine
-            ) -> dict[str, Any]:
+def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine,
+            kb_engines: list[str]) -> dict[str, Any]:
     rng = random.Random(5)
     by_type = {t: [q for tt, q in queries if tt == t] for t in TYPES}
     shots = []
@@ -870,10 +872,11 @@ def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine
             if by_type[t] and len(shots) < count:
                 shots.append(rng.choice(by_type[t]))
     corpus, index, db = d / "corpus", d / "index", d / "fts.db"
-    res: dict[str, Any] = {e: {"s": [], "rss": []} for e in ("kb-arrays", "kb-whoosh", "fts5",
-                                                              "python")}
+    names = [*kb_engines, "fts5", "python"]
+    res: dict[str, Any] = {e: {"s": [], "rss": []} for e in names}
     for q in shots:
-        for name, ranker in (("kb-arrays", None), ("kb-whoosh", "whoosh")):
+        for name in kb_engines:
+            ranker = "whoosh" if name == "kb-whoosh" else None
             run = Run(kb_cmd("search", q, "--corpus", str(corpus), "--index", str(index)),
                       environ=env(ranker), cwd=d)
             res[name]["s"].append(run.seconds)
@@ -887,7 +890,7 @@ def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine
         res["python"]["s"].append(run.seconds)
         res["python"]["rss"].append(run.rss)
     res["queries"] = shots
-    for name in ("kb-arrays", "kb-whoosh", "fts5", "python"):
+    for name in names:
         s = res[name]["s"]
         log(f"one-shot {name}: median {statistics.median(s) * 1e3:.0f} ms, max "
             f"{max(s) * 1e3:.0f} ms, RSS {max(res[name]['rss']) / 2**20:.0f} MB")
@@ -905,7 +908,7 @@ def segment_count(index: Path) -> int:
 
 
 def incremental(r: dict[str, Any], d: Path, source: Path, updates: int,
-                queries: list[tuple[str, str]], rounds: int) -> None:
+                queries: list[tuple[str, str]], rounds: int, kb_engines: list[str]) -> None:
     corpus, index = d / "corpus", d / "index"
     files = sorted(corpus.glob("copy*/*.txt"))
     rng = random.Random(23)
@@ -943,8 +946,7 @@ def incremental(r: dict[str, Any], d: Path, source: Path, updates: int,
         inc["segments_after"] = segment_count(index)
         log(f"after {updates} updates: one file {inc['one_file_after']}, "
             f"{inc['segments_after']} segments")
-        engines = {"kb-arrays": KbEngine(corpus, index, "arrays"),
-                   "kb-whoosh": KbEngine(corpus, index, "whoosh")}
+        engines = {e: KbEngine(corpus, index, e.split("-")[1]) for e in kb_engines}
         res = warm(engines, queries, rounds)
         for e in engines.values():
             e.close()
@@ -958,17 +960,17 @@ def incremental(r: dict[str, Any], d: Path, source: Path, updates: int,
     r["incremental"] = inc
 
 
-def sanity(engines: dict[str, Any], res: dict[str, Any], queries: list[tuple[str, str]]
-           ) -> dict[str, Any]:
+def sanity(engines: dict[str, Any], res: dict[str, Any], queries: list[tuple[str, str]],
+           fts: FtsEngine) -> dict[str, Any]:
     """Totals kb-arrays vs kb-whoosh, Whoosh fallbacks, top-10 overlap."""
     import kb.ranker as kr
 
     out: dict[str, Any] = {"differ": [], "fallback": [], "fts_count": {}}
     for t, q in queries:
-        a, w = res["kb-arrays"][q]["total"], res["kb-whoosh"][q]["total"]
-        f = engines["fts5"].count(q)
-        if a != w:
-            out["differ"].append((q, a, w, f))
+        a = res["kb-arrays"][q]["total"]
+        f = fts.count(q)
+        if "kb-whoosh" in res and a != res["kb-whoosh"][q]["total"]:
+            out["differ"].append((q, a, res["kb-whoosh"][q]["total"], f))
         # kb-arrays total vs FTS5's count (different tokenizers: equal, within 2%, off)
         c = out["fts_count"].setdefault(t, [0, 0, 0])
         c[0 if a == f else 1 if abs(a - f) <= 0.02 * max(a, f, 1) else 2] += 1
@@ -1000,7 +1002,7 @@ def sanity(engines: dict[str, Any], res: dict[str, Any], queries: list[tuple[str
         a = keys(res["kb-arrays"][q]["ids"])
         if not a:
             continue
-        for other in ("kb-whoosh", "fts5", "bm25s"):
+        for other in [e for e in res if e != "kb-arrays"]:
             o = keys(res[other][q]["ids"])
             ov.setdefault(other, {}).setdefault(t, []).append(len(a & o) / len(a))
     out["overlap"] = {o: {t: statistics.mean(v) for t, v in d.items()} for o, d in ov.items()}
@@ -1038,6 +1040,8 @@ def ratio(a: float, b: float) -> str:
 
 def report(r: dict[str, Any], argv: list[str]) -> str:
     n = r["passages"]
+    engs = r["engines"]
+    others = [e for e in engs if e != "kb-arrays"]
     L: list[str] = []
     L.append(f"# kb vs SQLite FTS5 vs bm25s: {n:,} passages ({r['label']})")
     L.append("")
@@ -1054,29 +1058,31 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
     if w:
         L.append("## Warm search (10 hits with snippets), ms: p50 / p95 / worst")
         L.append("")
-        L.append("| query type | kb-arrays | kb-whoosh | FTS5 | bm25s | arrays ÷ whoosh "
-                 "(p50, p95) | arrays ÷ FTS5 | arrays ÷ bm25s |")
-        L.append("|---|---|---|---|---|---|---|---|")
+        L.append("| query type | " + " | ".join(engs) + " | " +
+                 " | ".join(f"arrays ÷ {o} (p50, p95)" for o in others) + " |")
+        L.append("|---|" + "---|" * (len(engs) + len(others)))
         for t in (*TYPES, "all"):
             if t not in w["kb-arrays"]:
                 continue
             cells = []
-            for e in ENGINES:
+            for e in engs:
                 p50, p95, worst, _q = w[e][t]
                 cells.append(f"{ms(p50)} / {ms(p95)} / {ms(worst)}")
             a = w["kb-arrays"][t]
             rat = [f"{ratio(a[0], w[o][t][0])}, {ratio(a[1], w[o][t][1])}"
-                   for o in ("kb-whoosh", "fts5", "bm25s")]
+                   for o in others]
             name = "**all**" if t == "all" else t
             L.append(f"| {name} | " + " | ".join(cells + rat) + " |")
         L.append("")
         L.append("Worst query per engine: " + "; ".join(
-            f"{e} `{w[e]['all'][3]}` ({ms(w[e]['all'][2])} ms)" for e in ENGINES) + ".")
+            f"{e} `{w[e]['all'][3]}` ({ms(w[e]['all'][2])} ms)" for e in engs) + ".")
         slow = sorted(r["per_query"].items(), key=lambda kv: -kv[1]["kb-arrays"])[:6]
         L.append("")
-        L.append("Slowest kb-arrays queries (ms, arrays / whoosh / FTS5 / bm25s): " + "; ".join(
-            f"`{q}` {ms(v['kb-arrays'])} / {ms(v['kb-whoosh'])} / {ms(v['fts5'])} / "
-            f"{ms(v['bm25s'])}" for q, v in slow) + ".")
+        L.append(f"Slowest kb-arrays queries (ms, {' / '.join(engs)}): " + "; ".join(
+            f"`{q}` " + " / ".join(ms(v[e]) for e in engs) for q, v in slow) + ".")
+        L.append("")
+        L.append(f"First search after opening the index (kb-arrays, `security council`): "
+                 f"{ms(r['first_search_arrays_s'])} ms.")
         L.append("")
     L.append("## Build, size, one-shot")
     L.append("")
@@ -1109,12 +1115,13 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
         L.append(f"| one-shot search, median / max ms (arrays) | {ms(med('kb-arrays'))} / "
                  f"{ms(max(o['kb-arrays']['s']))} | {ms(med('fts5'))} / {ms(max(o['fts5']['s']))}"
                  f" | n/a | {ratio(med('kb-arrays'), med('fts5'))} | |")
-        L.append(f"| one-shot search, median / max ms (whoosh) | {ms(med('kb-whoosh'))} / "
-                 f"{ms(max(o['kb-whoosh']['s']))} | | | {ratio(med('kb-whoosh'), med('fts5'))}"
-                 " | |")
-        L.append(f"| one-shot peak RSS, MB (arrays / whoosh) | "
-                 f"{max(o['kb-arrays']['rss']) / 2**20:.0f} / "
-                 f"{max(o['kb-whoosh']['rss']) / 2**20:.0f} | "
+        if "kb-whoosh" in o:
+            L.append(f"| one-shot search, median / max ms (whoosh) | {ms(med('kb-whoosh'))} / "
+                     f"{ms(max(o['kb-whoosh']['s']))} | | | "
+                     f"{ratio(med('kb-whoosh'), med('fts5'))} | |")
+        kbs = [e for e in ("kb-arrays", "kb-whoosh") if e in o]
+        L.append(f"| one-shot peak RSS, MB ({' / '.join(kbs)}) | "
+                 + " / ".join(f"{max(o[e]['rss']) / 2**20:.0f}" for e in kbs) + " | "
                  f"{max(o['fts5']['rss']) / 2**20:.0f} | | | |")
         L.append(f"| (`python -c pass`, median ms / RSS MB) | {ms(med('python'))} / "
                  f"{max(o['python']['rss']) / 2**20:.0f} | | | | |")
@@ -1137,7 +1144,7 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
                      f"{max(inc['segments'])} / {inc['segments_after']} |")
             L.append(f"| one changed file after the updates (median of 3) | "
                      f"{statistics.median(inc['one_file_after']):.2f} s |")
-            for e in ("kb-arrays", "kb-whoosh"):
+            for e in inc["warm"]:
                 a = inc["warm"][e]["all"]
                 before = w[e]["all"] if w else None
                 was = f" (before {ms(before[0])} / {ms(before[1])} / {ms(before[2])})" if before else ""
@@ -1156,8 +1163,9 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
     if s:
         L.append("## Sanity")
         L.append("")
-        L.append(f"- Totals differ between kb-arrays and kb-whoosh on {len(s['differ'])} of "
-                 f"{len(r['queries'])} queries" + (":" if s["differ"] else "."))
+        if "kb-whoosh" in engs:
+            L.append(f"- Totals differ between kb-arrays and kb-whoosh on {len(s['differ'])} "
+                     f"of {len(r['queries'])} queries" + (":" if s["differ"] else "."))
         for q, a, wt, f in s["differ"][:12]:
             L.append(f"  - `{q}`: arrays {a:,}, whoosh {wt:,} (FTS5 count {f:,})")
         if len(s["differ"]) > 12:
@@ -1289,25 +1297,30 @@ def bench_size(n: int, a: argparse.Namespace, argv: list[str]) -> dict[str, Any]
     r["expansions"] = exp
     log(f"opening engines (load {load()})")
     t0 = time.perf_counter()
-    engines: dict[str, Any] = {"kb-arrays": KbEngine(corpus, index, "arrays"),
-                               "kb-whoosh": KbEngine(corpus, index, "whoosh"),
-                               "fts5": FtsEngine(d / "fts.db", exp),
-                               "bm25s": None}
-    engines["bm25s"] = Bm25sEngine(d / "bm25s", jsonl, exp)
+    engs = r["engines"] = a.engines
+    engines: dict[str, Any] = {}
+    for e in engs:
+        if e.startswith("kb-"):
+            engines[e] = KbEngine(corpus, index, e.split("-")[1])
+        elif e == "fts5":
+            engines[e] = FtsEngine(d / "fts.db", exp)
+        else:
+            engines[e] = Bm25sEngine(d / "bm25s", jsonl, exp)
     log(f"engines open in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     engines["kb-arrays"].search("security council")
     r["first_search_arrays_s"] = time.perf_counter() - t0
     log(f"warm queries: {len(queries)} x {a.rounds} round(s)")
     res = warm(engines, queries, a.rounds)
-    r["warm"] = {e: summarise(res[e], queries) for e in ENGINES}
-    r["per_query"] = {q: {e: res[e][q]["s"] for e in ENGINES} for _t, q in queries}
-    r["totals"] = {q: {e: res[e][q]["total"] for e in ("kb-arrays", "kb-whoosh")}
+    r["warm"] = {e: summarise(res[e], queries) for e in engs}
+    r["per_query"] = {q: {e: res[e][q]["s"] for e in engs} for _t, q in queries}
+    r["totals"] = {q: {e: res[e][q]["total"] for e in engs if e.startswith("kb-")}
                    for _t, q in queries}
     for t in (*TYPES, "all"):
         log(f"  {t:8} " + "  ".join(f"{e} {ms(r['warm'][e][t][0])}/{ms(r['warm'][e][t][1])}"
-                                    f"/{ms(r['warm'][e][t][2])}" for e in ENGINES))
-    r["sanity"] = sanity(engines, res, queries)
+                                    f"/{ms(r['warm'][e][t][2])}" for e in engs))
+    fts = FtsEngine(d / "fts.db", exp)
+    r["sanity"] = sanity(engines, res, queries, fts)
     RESULTS.mkdir(exist_ok=True)
     if a.profile:
         text = profile_arrays(engines["kb-arrays"], queries,
@@ -1315,13 +1328,14 @@ def bench_size(n: int, a: argparse.Namespace, argv: list[str]) -> dict[str, Any]
         log("profile (kb-arrays warm loop):\n" + "\n".join(text.splitlines()[:45]))
     for e in engines.values():
         e.close()
-    fts = FtsEngine(d / "fts.db", exp)
     if a.oneshot:
         log(f"one-shot: {a.oneshot} queries (load {load()})")
-        r["oneshot"] = oneshot(d, queries, a.oneshot, fts)
+        r["oneshot"] = oneshot(d, queries, a.oneshot, fts,
+                               [e for e in engs if e.startswith("kb-")])
     if a.updates >= 0 and not a.no_incremental:
         log(f"incremental: {a.updates} updates (load {load()})")
-        incremental(r, d, a.source, a.updates, queries, a.rounds)
+        incremental(r, d, a.source, a.updates, queries, a.rounds,
+                    [e for e in engs if e.startswith("kb-")])
     fts.close()
     r["load_after"] = load()
     md = report(r, argv)
@@ -1342,6 +1356,9 @@ def main() -> None:
                     help="consecutive updates of 1-200 files after the one-file update "
                          "(0: only the one-file update)")
     ap.add_argument("--no-incremental", action="store_true", help="skip every update")
+    ap.add_argument("--engines", default=",".join(ENGINES),
+                    help="warm engines, kb-arrays always (e.g. kb-arrays,fts5,bm25s at 1M, "
+                         "where kb-whoosh takes long)")
     ap.add_argument("--rounds", type=int, default=1, help="warm rounds; each query's median")
     ap.add_argument("--skip-build", action="store_true",
                     help="reuse the corpus and indexes built by an earlier run")
@@ -1354,6 +1371,7 @@ def main() -> None:
     ap.add_argument("--source", type=Path, default=SOURCE, help="the UN documents folder")
     ap.add_argument("--data", type=Path, default=DATA, help="where corpora and indexes go")
     a = ap.parse_args()
+    a.engines = [e for e in ENGINES if e == "kb-arrays" or e in a.engines.split(",")]
     if a.write_queries or not QUERIES_FILE.exists():
         write_queries(a.source)
         log(f"wrote {QUERIES_FILE}")
