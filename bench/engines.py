@@ -1132,7 +1132,8 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
         L.append("")
         L.append("| | seconds / count |")
         L.append("|---|---|")
-        L.append(f"| one changed file (median of 3) | {statistics.median(inc['one_file']):.2f} s |")
+        L.append(f"| one changed file: median (max) of 3 | {statistics.median(inc['one_file']):.2f}"
+                 f" ({max(inc['one_file']):.2f}) s |")
         if inc.get("times"):
             t = inc["times"]
             L.append(f"| {len(t)} updates of 1-200 files ({sum(inc['sizes']):,} files): "
@@ -1142,8 +1143,13 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
                 L.append(f"| … of them with 100-200 files: median | {statistics.median(big):.2f} s |")
             L.append(f"| Whoosh segments before / max during / after | {inc['segments_before']} / "
                      f"{max(inc['segments'])} / {inc['segments_after']} |")
-            L.append(f"| one changed file after the updates (median of 3) | "
-                     f"{statistics.median(inc['one_file_after']):.2f} s |")
+            L.append(f"| one changed file after the updates: median (max) of 3 | "
+                     f"{statistics.median(inc['one_file_after']):.2f} "
+                     f"({max(inc['one_file_after']):.2f}) s |")
+            slow = [(k, x) for k, x in zip(inc["sizes"], inc["times"]) if x > 10]
+            if slow:
+                L.append("| updates over 10 s (files changed: s) | " + ", ".join(
+                    f"{k}: {x:.1f}" for k, x in slow) + " |")
             for e in inc["warm"]:
                 a = inc["warm"][e]["all"]
                 before = w[e]["all"] if w else None
@@ -1219,10 +1225,10 @@ def targets(r: dict[str, Any]) -> list[str]:
         check("build", n / b["kb"]["s"], 2500, "passages/s", le=False)
     inc = r.get("incremental")
     if inc:
-        check("one changed file", statistics.median(inc["one_file"]), 1, "s")
+        check("one changed file (slowest of 3)", max(inc["one_file"]), 1, "s")
         if inc.get("one_file_after"):
-            check("one changed file after the updates", statistics.median(inc["one_file_after"]),
-                  1, "s")
+            check("one changed file after the updates (slowest of 3)",
+                  max(inc["one_file_after"]), 1, "s")
     if n < 150_000 or n > 1_500_000:
         out.append(f"(targets are for 200k/1M passages; this is {n:,})")
     return out
@@ -1243,7 +1249,7 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "kb"],
                             capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "kb"],
                            capture_output=True, text=True).stdout.strip()
@@ -1258,6 +1264,7 @@ def bench_size(n: int, a: argparse.Namespace, argv: list[str]) -> dict[str, Any]
     d = a.data / lab
     corpus, index = d / "corpus", d / "index"
     r: dict[str, Any] = {"label": lab, "target": n, "build": {}, "load_before": load(),
+                         "argv": argv,
                          "machine": machine(), "rounds": a.rounds, "nq": a.queries}
     counts = calibration(a.source)
     d.mkdir(parents=True, exist_ok=True)
@@ -1366,12 +1373,21 @@ def main() -> None:
                     help="delete each size's corpus and indexes after measuring it")
     ap.add_argument("--profile", action="store_true",
                     help="cProfile the kb-arrays warm loop (bench/results/engines-SIZE-profile.txt)")
+    ap.add_argument("--report", type=Path, metavar="JSON",
+                    help="rewrite the Markdown report of an earlier run from its .json and exit")
     ap.add_argument("--write-queries", action="store_true",
                     help="regenerate bench/queries-realistic.json (fixed seed) and exit")
     ap.add_argument("--source", type=Path, default=SOURCE, help="the UN documents folder")
     ap.add_argument("--data", type=Path, default=DATA, help="where corpora and indexes go")
     a = ap.parse_args()
     a.engines = [e for e in ENGINES if e == "kb-arrays" or e in a.engines.split(",")]
+    if a.report:
+        r = json.loads(a.report.read_text())
+        r.setdefault("engines", list(ENGINES))
+        md = report(r, r.get("argv") or ["python", "bench/engines.py"])
+        a.report.with_suffix(".md").write_text(md)
+        print(md)
+        return
     if a.write_queries or not QUERIES_FILE.exists():
         write_queries(a.source)
         log(f"wrote {QUERIES_FILE}")
