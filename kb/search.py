@@ -42,7 +42,7 @@ __all__ = ["Filters", "search", "suggest", "snippet", "make_hit", "passage_hit",
 #: measurement on SciFact train and on hand-made queries over the bundled corpus; the
 #: configurations tried and their figures are in bench/README.md
 #: (``python bench/quality.py --sweep`` reproduces them).
-FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 0.3}
+FIELD_BOOSTS = {"text": 1.0, "section": 0.5, "title": 1.0}
 K1 = 0.9
 B = 0.5
 #: How the words of a query combine: "and-or" (passages holding every word first,

@@ -13,7 +13,7 @@ import pytest
 from kb import KnowledgeBase
 from kb import store as _store
 from kb.engine import rankarrays
-from kb.search import B, K1
+from kb.search import B, FIELD_BOOSTS, K1
 
 from .conftest import SAMPLE
 
@@ -89,7 +89,8 @@ def test_true_bm25f_score_of_one_term_by_hand(tmp_path):
     n, df = 2, 1
     idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
     avg_text, avg_title = (la + lb) / 2, (2 + 1) / 2
-    tf = 12 / ((1 - B) + B * la / avg_text) + 0.3 * 1 / ((1 - B) + B * 2 / avg_title)
+    w_title = FIELD_BOOSTS["title"]
+    tf = 12 / ((1 - B) + B * la / avg_text) + w_title * 1 / ((1 - B) + B * 2 / avg_title)
     expect = idf * tf * (K1 + 1) / (K1 + tf)
     assert r.hits[0].score == pytest.approx(expect, rel=1e-4)
     assert rk.n_live == 2
