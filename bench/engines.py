@@ -429,13 +429,13 @@ def _fts_quote(s: str) -> str:
 
 def kb_expansions(index: Path, queries: list[tuple[str, str]]) -> dict[str, list[str]]:
     """For each fuzzy token: the index terms kb's query matches (kb stems)."""
-    from kb.index import open_generation
-    from kb.search import parse_query
+    from kb.engine.query import parse_query
+    from kb.store import open_generation
 
     out: dict[str, list[str]] = {}
     gen = open_generation(index, load_table=False)
     try:
-        s = gen.searcher()
+        s = gen.engine.searcher
         for _t, q in queries:
             for kind, tok in items(split_query(q)[0]):
                 if kind != "fuzzy" or tok in out:
@@ -898,11 +898,11 @@ def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine,
 
 
 def segment_count(index: Path) -> int:
-    from kb.index import open_generation
+    from kb.store import open_generation
 
     gen = open_generation(index, load_table=False)
     try:
-        return len(gen.reader.leaf_readers())
+        return len(gen.engine.reader.leaf_readers())
     finally:
         gen.close()
 
@@ -963,7 +963,7 @@ def incremental(r: dict[str, Any], d: Path, source: Path, updates: int,
 def sanity(engines: dict[str, Any], res: dict[str, Any], queries: list[tuple[str, str]],
            fts: FtsEngine) -> dict[str, Any]:
     """Totals kb-arrays vs kb-whoosh, Whoosh fallbacks, top-10 overlap."""
-    import kb.ranker as kr
+    import kb.engine.ranker as kr
 
     out: dict[str, Any] = {"differ": [], "fallback": [], "fts_count": {}}
     for t, q in queries:
