@@ -180,15 +180,24 @@ def date_days(value: Any) -> int:
 # writing and reading part files
 
 
+def _strings(values: list[str]) -> tuple[Any, Any]:
+    """Strings as one UTF-8 byte array and the offsets of each (n + 1 of them)."""
+    encoded = [v.encode("utf-8") for v in values]
+    off = np.zeros(len(encoded) + 1, np.int64)
+    if encoded:
+        np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=off[1:])
+    return np.frombuffer(b"".join(encoded), np.uint8), off
+
+
+def _small(values: Any) -> Any:
+    """Non-negative integers in the smallest unsigned type that holds them."""
+    return values.astype(_small_uint(int(values.max()) if len(values) else 0))
+
+
 def part_arrays(table: Table) -> dict[str, Any]:
     """The arrays of a part file (see the module docstring) for a posting table."""
     arrays: dict[str, Any] = {}
-    blob = [t.encode("utf-8") for t in table.terms]
-    arrays["vocab"] = np.frombuffer(b"".join(blob), np.uint8)
-    off = np.zeros(len(blob) + 1, np.int64)
-    if blob:
-        np.cumsum(np.fromiter(map(len, blob), np.int64, len(blob)), out=off[1:])
-    arrays["vocab_off"] = off
+    arrays["vocab"], arrays["vocab_off"] = _strings(table.terms)
     nterms = len(table.terms)
     for f in FIELDS:
         p = table.fields[f]
@@ -196,21 +205,13 @@ def part_arrays(table: Table) -> dict[str, Any]:
         ptr = np.searchsorted(term, np.arange(nterms + 1, dtype=np.int64)).astype(np.int64)
         arrays[f"{f}.ptr"] = ptr
         arrays[f"{f}.doc"] = p["doc"].astype(np.int32)
-        arrays[f"{f}.tf"] = tf.astype(_small_uint(int(tf.max()) if len(tf) else 0))
+        arrays[f"{f}.tf"] = _small(tf)
         csum = np.zeros(len(tf) + 1, np.int64)
         np.cumsum(tf, out=csum[1:])
         arrays[f"{f}.posptr"] = csum[ptr]
-        pos = p["pos"]
-        arrays[f"{f}.pos"] = pos.astype(_small_uint(int(pos.max()) if len(pos) else 0))
-        length = p["length"]
-        arrays[f"{f}.len"] = length.astype(
-            _small_uint(int(length.max()) if len(length) else 0))
-    names = [n.encode("utf-8") for n in table.docnames]
-    arrays["dn"] = np.frombuffer(b"".join(names), np.uint8)
-    dn_off = np.zeros(len(names) + 1, np.int64)
-    if names:
-        np.cumsum(np.fromiter(map(len, names), np.int64, len(names)), out=dn_off[1:])
-    arrays["dn_off"] = dn_off
+        arrays[f"{f}.pos"] = _small(p["pos"])
+        arrays[f"{f}.len"] = _small(p["length"])
+    arrays["dn"], arrays["dn_off"] = _strings(table.docnames)
     arrays["docord"] = np.asarray(table.docord, np.int32)
     arrays["date"] = np.asarray(table.date, np.int32)
     return arrays

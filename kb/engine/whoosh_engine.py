@@ -160,22 +160,24 @@ class WhooshReader(EngineReader):
         from .query import phrase_query
 
         searcher, reader = self.searcher, self.reader
-        # optimize=False: Whoosh's block skipping makes it count the matches in a second
-        # pass over every posting (len(results)); scoring them all in one pass is faster
-        and_results = searcher.search(q_and, limit=want, filter=filt, optimize=False)
+        # Whoosh's own optimisations: with a limit, optimize=False still prunes the OR
+        # tree as the top hits fill and then trusts its own (too low) count, so the
+        # totals were wrong (13,008 for "human rights" where 60,903 passages match at
+        # 200k); optimize=True counts in a second pass and is exact.  This path only
+        # ranks what the array ranker does not take, and KB_RANKER=whoosh.
+        and_results = searcher.search(q_and, limit=want, filter=filt)
         ranked: list[tuple[int, float]] = [(r.docnum, r.score) for r in and_results]
         total = len(and_results)
         q_phrase = phrase_query(searcher.schema, words_text, reader) if total > 1 else None
         if q_phrase is not None:
             # tiers: the exact phrase, then every word, then some words
             phrase_hits = [(r.docnum, r.score) for r in
-                           searcher.search(q_phrase, limit=want, filter=filt, optimize=False)]
+                           searcher.search(q_phrase, limit=want, filter=filt)]
             if phrase_hits:
                 seen = {d for d, _ in phrase_hits}
                 ranked = phrase_hits + [(d, sc) for d, sc in ranked if d not in seen]
         if q_or != q_and:
             or_results = searcher.search(q_or, limit=None if want is None else want + len(ranked),
-                                         optimize=False,
                                          filter=filt)
             seen = {d for d, _ in ranked}
             ranked += [(r.docnum, r.score) for r in or_results if r.docnum not in seen]
@@ -395,9 +397,9 @@ class WhooshWriter(EngineWriter):
 #: :func:`tiered_merge`: segments whose live passages are within a factor of this of
 #: each other are one tier; a tier this full is merged into one segment
 MERGE_FACTOR = 3
-#: segments with more live passages than this are never merged by an update (Whoosh
-#: merges posting by posting, about 0.3 s per 1,000 passages here): a rebuild does it
-MERGE_MAX_PASSAGES = 20_000
+#: an update never merges more live passages than this at once (Whoosh merges posting
+#: by posting, about 0.3 s per 1,000 passages here): larger segments stay as they are
+MERGE_MAX_PASSAGES = 12_000
 
 
 def tiered_merge(writer: Any, segments: list[Any]) -> list[Any]:
@@ -409,10 +411,10 @@ def tiered_merge(writer: Any, segments: list[Any]) -> list[Any]:
     half deleted is rewritten.  Each passage is so merged about once per tier, and
     an index holds at most ``MERGE_FACTOR - 1`` segments per tier: a handful,
     whatever the number of updates (Whoosh's default policy let 22 accumulate over
-    50 updates of 1-200 files at 200k passages).  Segments of more than
-    :data:`MERGE_MAX_PASSAGES` live passages are left alone, so that a small update
-    never pays for merging a large segment (Whoosh's policy once took 19 s for a
-    one-file update).  The ranking arrays follow every merge (see
+    50 updates of 1-200 files at 200k passages).  A merge never takes more than
+    :data:`MERGE_MAX_PASSAGES` live passages, so that a small update never pays
+    for merging large segments (Whoosh's policy once took 19 s for a one-file
+    update; a cap on each segment alone still let three merge into 20 s).  The ranking arrays follow every merge (see
     :class:`kb.engine.segwriter.KbSegmentWriter`)."""
     import math
 
@@ -429,7 +431,8 @@ def tiered_merge(writer: Any, segments: list[Any]) -> list[Any]:
             continue
         tiers.setdefault(int(math.log(max(live, 1), MERGE_FACTOR)), []).append(seg)
     for segs in tiers.values():
-        if len(segs) >= MERGE_FACTOR:
+        if len(segs) >= MERGE_FACTOR and \
+                sum(seg.doc_count() for seg in segs) <= MERGE_MAX_PASSAGES:
             merge += segs
     for seg in merge:
         reader = SegmentReader(writer.storage, writer.schema, seg)
