@@ -97,6 +97,8 @@ this to us we with yet you your""".split())  # kb.analysis.STOP_WORDS
 _COPY = re.compile(r"^copy\d+/")
 
 sys.path.insert(0, str(ROOT))  # this tree's kb
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import _tree_rss  # noqa: E402 - RSS of a process and its children
 # as kb's ranker does before importing numpy (bm25s may import it first here)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -136,23 +138,6 @@ def env(ranker: str | None = None) -> dict[str, str]:
     if ranker == "whoosh":
         e["KB_RANKER"] = "whoosh"
     return e
-
-
-def _tree_rss(pid: int) -> int:
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
-            pass
-    return total
 
 
 class Run:

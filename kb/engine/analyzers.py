@@ -14,14 +14,19 @@ from whoosh.analysis import Token, Tokenizer
 from ..analysis import fold, iter_terms, surface_entries
 
 
-class KbAnalyzer(Tokenizer):  # type: ignore[misc]
-    """:func:`iter_terms` as a Whoosh analyzer (positions renumbered past stop words)."""
+class _Analyzer(Tokenizer):  # type: ignore[misc]
+    """kb's analyzers hold no settings: two of a kind are equal (Whoosh compares a
+    field's analyzer when it checks a schema)."""
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self)
 
     def __hash__(self) -> int:
         return hash(type(self).__name__)
+
+
+class KbAnalyzer(_Analyzer):
+    """:func:`iter_terms` as a Whoosh analyzer (positions renumbered past stop words)."""
 
     def __call__(  # type: ignore[override]
         self,
@@ -64,15 +69,9 @@ class KbAnalyzer(Tokenizer):  # type: ignore[misc]
             yield t
 
 
-class SurfaceAnalyzer(Tokenizer):  # type: ignore[misc]
+class SurfaceAnalyzer(_Analyzer):
     """:func:`surface_entries` as a Whoosh analyzer, for the ``words`` field (no
     positions, no frequencies: the field only answers "which words are written")."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self).__name__)
 
     def __call__(  # type: ignore[override]
         self,
