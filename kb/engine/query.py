@@ -229,14 +229,17 @@ _LEXICON_CACHES: dict[int, tuple[Any, dict[tuple[str, str], bool]]] = {}
 def lexicon_cache(reader: Any) -> dict[tuple[str, str], bool]:
     """``(field, term) -> in the index?`` answers for one reader, kept while it is the
     reader searched: a query's parses (all words, any word, phrase) and its missing-word
-    check ask the same questions, and each costs a look-up in every segment."""
+    check ask the same questions, and each costs a look-up in every segment.  The
+    reader is held weakly: a closed, replaced reader (and its files) is not kept."""
+    import weakref
+
     hit = _LEXICON_CACHES.get(id(reader))
-    if hit is not None and hit[0] is reader:
+    if hit is not None and hit[0]() is reader:
         return hit[1]
     if len(_LEXICON_CACHES) > 4:
         _LEXICON_CACHES.clear()
     cache: dict[tuple[str, str], bool] = {}
-    _LEXICON_CACHES[id(reader)] = (reader, cache)
+    _LEXICON_CACHES[id(reader)] = (weakref.ref(reader), cache)
     return cache
 
 
