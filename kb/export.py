@@ -34,7 +34,7 @@ from .render import json_text
 #: every field of a hit (:meth:`Hit.to_dict`), long text last for spreadsheets
 CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "heading_path",
               "line_start", "line_end", "page", "paragraph", "citation", "path", "more_in_doc",
-              "missing_terms", "highlights", "snippet", "text")
+              "symbol", "symbol_citation", "ref", "also_in", "missing_terms", "highlights", "snippet", "text")
 #: how list fields are written in one CSV cell
 HEADING_SEP = " › "
 LIST_SEP = "; "
@@ -52,6 +52,7 @@ def _csv_row(h: Hit) -> dict[str, Any]:
     d = h.to_dict()
     d["heading_path"] = HEADING_SEP.join(h.heading_path)
     d["missing_terms"] = LIST_SEP.join(h.missing_terms)
+    d["also_in"] = LIST_SEP.join(h.also_in)
     d["highlights"] = LIST_SEP.join(f"{s}-{e}" for s, e in h.highlights)
     return {k: csv_safe("" if d.get(k) is None else d.get(k)) for k in CSV_FIELDS}
 

@@ -152,6 +152,39 @@ def citation(doc: str, line_start: int | None, line_end: int | None,
     return ref
 
 
+#: the letters of a short reference (:func:`short_ref`): lower case, no 0/o, 1/l/i
+_REF_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+REF_LENGTH = 6
+
+
+def short_ref(passage_id: str) -> str:
+    """A passage's short reference, as printed by ``kb search`` and typed back to
+    ``kb show`` / ``kb export --ids``: 6 letters and digits taken from a hash of
+    the passage id (stable for as long as the id is: same file, same passage)."""
+    import hashlib
+
+    n = int.from_bytes(hashlib.blake2b(passage_id.encode("utf-8", "surrogatepass"),
+                                       digest_size=8).digest(), "big")
+    out = []
+    for _ in range(REF_LENGTH):
+        n, r = divmod(n, len(_REF_ALPHABET))
+        out.append(_REF_ALPHABET[r])
+    return "".join(out)
+
+
+def symbol_citation(symbol: str | None, page: int | None, paragraph: str | None) -> str | None:
+    """The UN citation of a passage of a document with a symbol:
+    ``UNW/2025/1 ¶ 9 · p. 18`` (None when the document has no symbol)."""
+    if not symbol:
+        return None
+    ref = symbol
+    if paragraph:
+        ref += f" ¶ {paragraph}"
+    if page is not None:
+        ref += f" · p. {page}"
+    return ref
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A passage that matched a query, with its rank and snippet."""
@@ -175,12 +208,19 @@ class Hit:
     citation: str
     path: str  #: the file as a user would open it (corpus folder + doc id)
     more_in_doc: int = 0  #: with ``group``: how many more passages of this document matched
+    symbol: str | None = None  #: the document's UN symbol
+    #: the UN citation (:func:`symbol_citation`) when the document has a symbol
+    symbol_citation: str | None = None
+    ref: str = ""  #: the short reference (:func:`short_ref`)
+    #: citations of the same passage text in other files (identical passages are one hit)
+    also_in: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["heading_path"] = list(self.heading_path)
         d["highlights"] = [list(h) for h in self.highlights]
         d["missing_terms"] = list(self.missing_terms)
+        d["also_in"] = list(self.also_in)
         return d
 
 
@@ -245,6 +285,9 @@ class DocumentInfo:
     format: str
     passages: int
     path: str
+    symbol: str | None = None  #: the UN document symbol
+    #: the id of an earlier document with exactly the same content, when there is one
+    duplicate_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

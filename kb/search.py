@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis import index_terms, iter_terms, query_terms, term
 from .errors import QueryError
-from .models import Filters, Hit, Passage, SearchResult, citation
+from .models import Filters, Hit, Passage, SearchResult, citation, short_ref, symbol_citation
 
 if TYPE_CHECKING:
     from .engine import EngineReader
@@ -375,7 +375,8 @@ def make_hit(p: Passage, rank: int, score: float, hl_terms: set[str] | frozenset
         line_start=p.line_start, line_end=p.line_end, page=p.page, paragraph=p.paragraph,
         text=p.text, snippet=snip, highlights=hl, missing_terms=missing,
         citation=citation(p.doc, p.line_start, p.line_end, p.page, p.paragraph, path_prefix),
-        path=path_prefix + p.doc, more_in_doc=more,
+        path=path_prefix + p.doc, more_in_doc=more, symbol=p.symbol,
+        symbol_citation=symbol_citation(p.symbol, p.page, p.paragraph), ref=short_ref(p.id),
     )
 
 
