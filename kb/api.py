@@ -26,6 +26,7 @@ from .errors import (
     IndexLocked,
     IndexMissing,
     IndexWriteFailed,
+    KbError,
     PassageNotFound,
 )
 from .models import DocumentInfo, Hit, IndexReport, Passage, SearchResult, Skipped
@@ -81,6 +82,14 @@ class Status:
             "corpus_recorded": self.corpus_recorded, "corpus_id": self.corpus_id,
             "problem": self.problem,
         }
+
+
+@dataclass(slots=True)
+class Shown:
+    """What :meth:`KnowledgeBase.show` found."""
+
+    named: list[Passage]  #: the passages the references name, in the order given
+    passages: list[Passage]  #: those and their context, in order, each once
 
 
 @dataclass(slots=True)
@@ -261,6 +270,118 @@ class KnowledgeBase:
             except PassageNotFound:
                 pass
         return out
+
+    # -- references (kb show, kb export --ids / --from) ------------------------
+
+    def _resolver(self) -> Any:
+        from .refs import Resolver
+
+        return Resolver(self._open().engine, self._prefix(), self.corpus)
+
+    def resolve(self, ref: str) -> Passage:
+        """The passage a reference names: a short ref (``29ktg6``), a passage id
+        (``report.txt#21``) or a citation as kb prints it (``corpus/report.txt:72``,
+        ``report.pdf p. 7 ¶ 20``, ``S/RES/2771 (2025) ¶ 20``); see :mod:`kb.refs`.
+        A citation of several passages (a long paragraph split in two, a page)
+        gives the first; :meth:`resolve_all` gives them all.
+
+        :raises PassageNotFound: nothing has that reference (the message names the
+            closest match).
+        :raises AmbiguousReference: it names passages in several places.
+        """
+        return self.resolve_all(ref)[0]
+
+    def resolve_all(self, ref: str) -> list[Passage]:
+        """Every passage a reference names, in order (consecutive passages of one document)."""
+        return self._resolver().resolve(ref)  # type: ignore[no-any-return]
+
+    def show(self, refs: list[str] | tuple[str, ...], context: int = 0) -> Shown:
+        """``kb show``: the passages the references name, and with ``context`` up to
+        that many passages before and after each, in order, each passage once."""
+        res = self._resolver()
+        named: list[Passage] = []
+        shown: list[Passage] = []
+        seen: set[str] = set()
+        for run in res.resolve_many(list(refs)):
+            named += [p for p in run if p.id not in {q.id for q in named}]  # a few at most
+            doc = res._passages(run[0].doc)
+            lo, hi = run[0].ordinal - context, run[-1].ordinal + context
+            for p in doc:
+                if lo <= p.ordinal <= hi and p.id not in seen:
+                    seen.add(p.id)
+                    shown.append(p)
+        return Shown(named=named, passages=shown)
+
+    def chosen(self, refs: list[str] | tuple[str, ...]) -> SearchResult:
+        """``kb export --ids``: the passages the references name, as hits ranked 1..n in
+        the order given (each passage once); no query, the filter "chosen passages".
+
+        :raises PassageNotFound, AmbiguousReference: as :meth:`resolve`, before anything
+            is returned.
+        """
+        import time
+
+        t0 = time.perf_counter()
+        passages = [p for run in self._resolver().resolve_many(list(refs)) for p in run]
+        return self._selection(passages, [0.0] * len(passages), "", None,
+                               ("chosen passages",), t0)
+
+    def from_results(self, source: str | os.PathLike[str], text: str | None = None
+                     ) -> SearchResult:
+        """``kb export --from FILE``: the hits of a saved ``kb search --format json`` (or
+        ``kb export --format json``, or ``jsonl``), perhaps edited by hand (hits deleted
+        or reordered), each found again by its ``id`` (else its ``ref``, else its
+        ``citation``), ranked 1..n in the file's order, with the saved query and filters.
+        ``text``: the file's content, already read (``source`` then only names it).
+
+        :raises KbError: the file cannot be read, is not kb's JSON, or a hit has no id;
+        :raises PassageNotFound: an id (ref, citation) in it names no passage.
+        """
+        import time
+
+        from .refs import saved_hits
+
+        t0 = time.perf_counter()
+        name = os.fspath(source)
+        if text is None:
+            try:
+                text = Path(source).read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError:
+                text = "\ufffd"  # not text: reported as not kb's JSON below
+            except OSError as e:
+                raise KbError(f"cannot read {name}: {e.strerror or e}") from None
+        saved = saved_hits(text, name)
+        res = self._resolver()
+        passages, scores = [], []
+        for key, score in saved.hits:
+            try:
+                run = res.resolve(key)
+            except PassageNotFound as e:
+                raise PassageNotFound(f"{name}: {e}") from None
+            passages += run
+            scores += [score] * len(run)
+        return self._selection(passages, scores, saved.query, saved.corrected_query,
+                               saved.filters, t0)
+
+    def _selection(self, passages: list[Passage], scores: list[float], query: str,
+                   corrected: str | None, filters: tuple[str, ...], t0: float) -> SearchResult:
+        import dataclasses
+        import time
+
+        from .search import passage_hit
+
+        prefix = self._prefix()
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for p, score in zip(passages, scores):
+            if p.id in seen:
+                continue
+            seen.add(p.id)
+            hits.append(dataclasses.replace(passage_hit(p, prefix), rank=len(hits) + 1,
+                                            score=score))
+        return SearchResult(query=query, total=len(hits), hits=tuple(hits),
+                            elapsed=time.perf_counter() - t0, corrected_query=corrected,
+                            filters=filters)
 
     def passages(self) -> list[Passage]:
         """Every passage, in document order."""

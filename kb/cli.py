@@ -622,35 +622,42 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     return code
 
 
-@cli.command(short_help="Show a passage in full, with passages around it.")
-@click.argument("passage_id", metavar="ID")
+@cli.command(short_help="Show passages in full (by ref, id or citation), with context.")
+@click.argument("refs", metavar="REF...", nargs=-1, required=True)
 @click.option("--context", "-C", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also show N passages before and after.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 @location_options
-def show(passage_id: str, context: int, fmt: str, corpus: str | None,
+def show(refs: tuple[str, ...], context: int, fmt: str, corpus: str | None,
          index_: str | None) -> None:
-    """Show a passage in full, with its citation (ID as in search results).
+    """Show passages in full, with their citations.
+
+    REF is anything kb prints for a passage: the short reference of text
+    results (29ktg6), a passage id (report.txt#21), or a citation as printed
+    (corpus/report.txt:72, report.pdf p. 7 ¶ 20, S/RES/2771 (2025) ¶ 20).
+    Quote a citation that holds spaces or brackets.
 
     \b
     Examples:
-      kb show making-zero-tolerance-a-reality-2022.txt#21
+      kb show 29ktg6
       kb show making-zero-tolerance-a-reality-2022.txt#21 --context 2
-      kb show 'reports/annual 2023.pdf#4' --format json
+      kb show 'corpus/making-zero-tolerance-a-reality-2022.txt:72' --format json
+      kb show 'S/RES/2771 (2025) ¶ 20' 'UNW/2025/1 ¶ 9 · p. 18'
     """
     kb = _kb(corpus, index_)
-    passages = kb.context(passage_id, context)
-    hits = [kb.hit_for(p) for p in passages]
+    shown = kb.show(refs, context)
+    hits = [kb.hit_for(p) for p in shown.passages]
+    named = [p.id for p in shown.named]
     if fmt == "json":
         from .render import json_text
 
-        click.echo(json_text({"id": passage_id, "passages": [h.to_dict() for h in hits]},
-                             indent=2))
+        click.echo(json_text({"id": named[0], "ids": named,
+                              "passages": [h.to_dict() for h in hits]}, indent=2))
         return
     from .render import passages_text
 
-    click.echo(passages_text(hits, focus=passage_id), nl=False)
+    click.echo(passages_text(hits, focus=set(named)), nl=False)
 
 
 @cli.command(short_help="Where things are, what is indexed, changed or skipped.")

@@ -63,3 +63,7 @@ class ConfigError(KbError):
 
 class IndexWriteFailed(KbError):
     """Writing the index failed (full disk, read-only folder); the previous index is intact."""
+
+
+class AmbiguousReference(KbError):
+    """A reference (a short ref, a citation) names passages in more than one place."""

@@ -17,6 +17,7 @@ import json
 import re
 import textwrap
 import unicodedata
+from collections.abc import Collection
 from typing import IO, Any
 
 from .models import DocumentInfo, Hit, IndexReport, SearchResult
@@ -153,12 +154,21 @@ def _more(h: Hit) -> str:
     return f"(+{h.more_in_doc} more in this document)" if h.more_in_doc else ""
 
 
+def _cite_line(h: Hit) -> str:
+    """The file citation, and the UN citation when the document has a symbol:
+    ``corpus/UNW_2025_1.en.pdf p. 18 ¶ 9  —  UNW/2025/1 ¶ 9 · p. 18``."""
+    sym = f"  —  {safe_line(h.symbol_citation)}" if h.symbol_citation else ""
+    return safe_line(h.citation) + sym
+
+
 def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
     out.write(header(result) + "\n")
     for h in result.hits:
-        out.write(f"\n{h.rank}. {safe(h.title)}  [score {h.score:.2f}]\n")
+        # [29ktg6]: the short reference, typed back to `kb show` and `kb export --ids`
+        ref = f"[{safe_line(h.ref)}] " if h.ref else ""
+        out.write(f"\n{h.rank}. {ref}{safe(h.title)}  [score {h.score:.2f}]\n")
         out.write(f"   {_meta_line(h)}\n")
-        out.write(f"   {safe_line(h.citation)}\n")
+        out.write(f"   {_cite_line(h)}\n")
         for line in textwrap.wrap(safe(h.snippet), width=max(width - 3, 20),
                                   break_on_hyphens=False):
             out.write(f"   {line}\n")
@@ -177,11 +187,18 @@ def rich_results(result: SearchResult, console: Any) -> None:
         console.print()
         line = Text()
         line.append(f"{h.rank}. ", style="bold")
+        if h.ref:
+            line.append(f"[{safe_line(h.ref)}]", style="bold magenta")
+            line.append(" ")
         line.append(safe(h.title), style="bold")
         line.append(f"  score {h.score:.2f}", style="dim")
         console.print(line)
         console.print(Padding(Text(_meta_line(h), style="cyan"), (0, 0, 0, 3)))
-        console.print(Padding(Text(safe_line(h.citation), style="green"), (0, 0, 0, 3)))
+        cite = Text(safe_line(h.citation), style="green")
+        if h.symbol_citation:
+            cite.append("  —  ", style="dim")
+            cite.append(safe_line(h.symbol_citation), style="bold green")
+        console.print(Padding(cite, (0, 0, 0, 3)))
         console.print(Padding(_snippet_text(h, Text), (0, 0, 0, 3)))
         if h.missing_terms:
             console.print(Padding(Text(f"missing: {safe_line(', '.join(h.missing_terms))}",
@@ -206,13 +223,15 @@ def _snippet_text(h: Hit, text_cls: Any) -> Any:
     return snip
 
 
-def passages_text(hits: list[Hit], focus: str | None = None) -> str:
-    """``kb show``: full passages with their citations."""
+def passages_text(hits: list[Hit], focus: str | Collection[str] | None = None) -> str:
+    """``kb show``: full passages with their citations (▶ marks those asked for)."""
+    marked = {focus} if isinstance(focus, str) else set(focus or ())
     parts = []
     for h in hits:
-        mark = "▶ " if h.id == focus else ""
-        parts.append(f"{mark}{safe_line(h.id)}  —  {safe_line(h.citation)}\n{_meta_line(h)}"
-                     f"\n\n{safe(h.text)}\n")
+        mark = "▶ " if h.id in marked else ""
+        sym = f"  —  {safe_line(h.symbol_citation)}" if h.symbol_citation else ""
+        parts.append(f"{mark}{safe_line(h.id)}  —  {safe_line(h.citation)}{sym}  "
+                     f"[{safe_line(h.ref)}]\n{_meta_line(h)}\n\n{safe(h.text)}\n")
     return "\n".join(parts)
 
 

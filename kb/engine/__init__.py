@@ -100,6 +100,29 @@ class EngineReader(ABC):
     def document_ids(self) -> list[str]:
         """The ids of the documents that have passages, sorted."""
 
+    # Looking passages up by what ``kb show`` is given (:mod:`kb.refs`).  These
+    # defaults read every passage; an engine answers them from its index.
+
+    def by_ref(self, ref: str) -> list[Passage]:
+        """The passages whose short reference (:func:`kb.models.short_ref`) is ``ref``
+        (lower case): one, or several when two ids hash alike."""
+        from ..models import short_ref
+
+        return sorted((p for p in self.passages() if short_ref(p.id) == ref),
+                      key=lambda p: p.id)
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """Every passage of one document, in order ([] when there is no such document)."""
+        return sorted((p for p in self.passages() if p.doc == doc_id),
+                      key=lambda p: p.ordinal)
+
+    def symbol_documents(self, symbol: str) -> list[str]:
+        """The ids of the documents whose UN symbol may be ``symbol`` (a superset: the
+        caller compares the symbols), sorted."""
+        key = symbol.casefold()
+        return sorted({p.doc for p in self.passages()
+                       if p.symbol and key in p.symbol.casefold()})
+
     #: opened ready for ranked searches (``Engine.open(..., ranker=True)``)
     ranks: bool = False
 

@@ -222,6 +222,32 @@ class WhooshReader(EngineReader):
         for stored in self.searcher.all_stored_fields():
             yield passage_from_stored(stored)
 
+    def by_ref(self, ref: str) -> list[Passage]:
+        found = [passage_from_stored(s) for s in self.searcher.documents(ref=ref)]
+        return sorted(found, key=lambda p: p.id)
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        found = [passage_from_stored(s) for s in self.searcher.documents(doc=doc_id)]
+        return sorted(found, key=lambda p: p.ordinal)
+
+    def symbol_documents(self, symbol: str) -> list[str]:
+        from whoosh.query import And, Term
+
+        schema = self.searcher.schema
+        if "symbol" not in schema:
+            return []
+        field = schema["symbol"]
+        # the symbol's terms as the field indexes them, whatever its analysis
+        # (UN symbols are written in capitals: ``s/res/2771`` is looked up as ``S/RES/2771``)
+        terms = sorted({t for t in field.process_text(symbol.upper(), mode="query")
+                        if isinstance(t, str)})
+        if not terms:
+            return []
+        docs: set[str] = set()
+        for d in self.searcher.docs_for_query(And([Term("symbol", t) for t in terms])):
+            docs.add(self.searcher.stored_fields(d)["doc"])
+        return sorted(docs)
+
     def document_ids(self) -> list[str]:
         reader = self.reader
         live = reader.has_deletions()
