@@ -560,13 +560,20 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
 @click.option("--offset", type=click.IntRange(min=0), default=0,
               help="Skip this many passages (with --limit: export in parts).")
 @click.option("--group", is_flag=True, hidden=True)  # refused with a reason, see below
+@click.option("--ids", is_flag=True,
+              help="The words are REFs: export only the passages they name, in that order "
+                   "(refs, ids or citations as kb prints them).")
+@click.option("--from", "from_file", metavar="FILE",
+              help="Export the hits of a saved `kb search --format json` (perhaps edited: "
+                   "hits deleted or reordered); - reads it from stdin.")
 @filter_options
 @click.option("--no-correct", is_flag=True,
               help="When nothing matches, do not export the results of a spelling correction.")
 @no_update_option
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
-           limit: int | None, offset: int, group: bool, doc: str | None, section: str | None,
+           limit: int | None, offset: int, group: bool, ids: bool, from_file: str | None,
+           doc: str | None, section: str | None,
            since: dt.date | None, until: dt.date | None, no_correct: bool, no_update: bool,
            corpus: str | None,
            index_: str | None) -> int:
@@ -577,11 +584,20 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     .ndjson; any other is an error) or from --format.  The file is written
     atomically and never overwrites an existing file without --force.
 
+    With --ids the words are references to passages (the [29ktg6] refs of
+    text results, passage ids, citations as printed; quote those with spaces)
+    and only those passages are exported, in the order given.  With --from
+    FILE the hits of a saved `kb search --format json` are exported, in the
+    file's order, under its query.
+
     \b
     Examples:
       kb export "bystander intervention" -o annex.html
       kb export harassment -online --format csv -o hits.csv
       kb export --format jsonl -o - | head
+      kb export --ids 29ktg6 zuaw36 'S/RES/2771 (2025) ¶ 20' -o annex.md
+      kb search retaliation -n 30 --format json > hits.json   # edit, then:
+      kb export --from hits.json -o annex.html
     """
     from . import export as ex
 
@@ -590,6 +606,8 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
             "kb export has no --group: an export holds every matching passage (md and html "
             "already group them by document); for one line per document use "
             "`kb search QUERY --group --limit 1000 --format csv`")
+    _check_selection(query, ids, from_file, limit=limit, offset=offset, doc=doc,
+                     section=section, since=since, until=until, no_correct=no_correct)
     if fmt is None:
         fmt = "md" if output == "-" else ex.format_for(output)
     out_path = None if output == "-" else Path(output)
@@ -599,7 +617,14 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     kb = _kb(corpus, index_)
     _ensure_index(kb, no_update)
     text = " ".join(query).strip()
-    if text:
+    if ids:
+        result = kb.chosen(query)
+    elif from_file is not None:
+        if from_file == "-":
+            result = kb.from_results("stdin", sys.stdin.read())
+        else:
+            result = kb.from_results(from_file)
+    elif text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
                            since=since, until=until, correct=not no_correct)
         if result.corrected_query:
@@ -620,6 +645,27 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
         ex.write_file(out_path, lambda f: writer(result, f), force=force)
         _err(f"Wrote {len(result.hits):,} passage{'s' * (len(result.hits) != 1)} to {out_path}")
     return code
+
+
+def _check_selection(query: tuple[str, ...], ids: bool, from_file: str | None,
+                     **options: Any) -> None:
+    """``kb export --ids`` / ``--from``: the usage errors, before any work."""
+    if not ids and from_file is None:
+        return
+    if ids and from_file is not None:
+        raise click.UsageError("--ids and --from cannot be combined: give the refs, "
+                               "or a saved result")
+    if ids and not query:
+        raise click.UsageError("--ids needs at least one REF, e.g. "
+                               "`kb export --ids 29ktg6 zuaw36 -o annex.md`")
+    if from_file is not None and query:
+        raise click.UsageError(f"--from exports the hits saved in {from_file}; it cannot be "
+                               f"combined with a query ({' '.join(query)})")
+    given = [f"--{k.replace('_', '-')}" for k, v in options.items() if v]
+    if given:
+        what = "--ids" if ids else "--from"
+        raise click.UsageError(f"{what} exports the passages named; {', '.join(given)} "
+                               f"cannot be combined with it")
 
 
 @cli.command(short_help="Show passages in full (by ref, id or citation), with context.")

@@ -17,8 +17,8 @@ Every form kb prints names a passage and is taken back here
 A line citation names the passage(s) holding those lines; a page and a
 paragraph that paragraph (all of its passages when a long paragraph was
 split); a paragraph alone that paragraph anywhere in the document; a page
-alone the passages that start on it (the one running over it when none
-does).  A reference that names passages in more than one place (a symbol
+alone the passages on it without a paragraph number (kb cites those so), else
+the passages that start on it (the one running over it when none does).  A reference that names passages in more than one place (a symbol
 citation ``¶ 2 · p. 5`` of a page holding two decisions' paragraphs 2, two
 passage ids that hash to the same short reference) is an
 :class:`~kb.errors.AmbiguousReference` listing the candidates' refs and ids;
@@ -72,17 +72,6 @@ class Locator:
 
     def __bool__(self) -> bool:
         return any(v is not None for v in (self.line_start, self.page, self.paragraph))
-
-    def describe(self) -> str:
-        bits = []
-        if self.page is not None:
-            bits.append(f"p. {self.page}")
-        if self.line_start is not None:
-            bits.append(f"line {self.line_start}" if self.line_end in (None, self.line_start)
-                        else f"lines {self.line_start}-{self.line_end}")
-        if self.paragraph:
-            bits.append(f"¶ {self.paragraph}")
-        return " ".join(bits)
 
 
 class _Miss(Exception):
@@ -333,14 +322,20 @@ class Resolver:
                 what = f"pages {pages[0]}-{pages[-1]}" if pages else "no pages"
                 raise _Miss(f"no passage {text}: no passage of {doc} starts on p. "
                             f"{loc.page} ({doc} has passages on {what})")
-            sel = on_page
+            if loc.paragraph is None and loc.line_start is None:
+                # "p. 7" is how kb cites the passages of a page that have no paragraph
+                # number: those, when there are some; else the page's passages
+                sel = [p for p in on_page if not p.paragraph] or on_page
+            else:
+                sel = on_page
         if loc.line_start is not None:
             lo, hi = loc.line_start, loc.line_end or loc.line_start
             sel = [p for p in sel if p.line_start is not None and p.line_start <= hi
                    and lo <= max(p.line_end or p.line_start, p.line_start)]
             if not sel:
+                lines = f"line {lo}" if hi == lo else f"lines {lo}-{hi}"
                 raise _Miss(f"no passage {text}: no passage of {doc} holds "
-                            f"{loc.describe()}{self._nearest_lines(ps, lo)}")
+                            f"{lines}{self._nearest_lines(ps, lo)}")
         if loc.paragraph is not None:
             key = loc.paragraph.casefold()
             hits = [p for p in sel if (p.paragraph or "").casefold() == key]
