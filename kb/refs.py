@@ -269,7 +269,7 @@ class Resolver:
         near = difflib.get_close_matches(key, ids, n=1, cutoff=0.5)
         hint = f" (closest: {self.prefix}{near[0]})" if near else ""
         return (f"no passage {text}: no document {head} in the index{hint}; give a ref, "
-                "an id or a citation as `kb search` prints it")
+                "an id or a citation as kb prints them (see `kb search ... --format json`)")
 
     # -- symbols ---------------------------------------------------------------
 
