@@ -70,6 +70,7 @@ class Added:
     passages: int
     title: str
     date: str | None
+    symbol: str | None = None  #: the document's UN symbol
 
 
 class OpenFailed(Exception):
@@ -144,7 +145,8 @@ class EngineWriter(ABC):
                 yield f, None, reason
                 continue
             self.add(item.passages)
-            yield f, Added(item.sha256, len(item.passages), item.title, item.date), None
+            yield f, Added(item.sha256, len(item.passages), item.title, item.date,
+                                item.symbol), None
 
     @abstractmethod
     def next_version(self) -> int:
