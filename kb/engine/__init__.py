@@ -42,6 +42,11 @@ class SearchRequest:
     offset: int = 0
     limit: int | None = 10  #: None: every match from ``offset`` on
     group: bool = False  #: the best passage of each document only
+    #: the query is this UN symbol (as indexed: capitals, no year; ``words`` is the
+    #: same): the passages of the documents with this symbol match too, each such
+    #: document's first passage ranks above every other match, the passages that
+    #: mention the symbol next (by score), then the documents' other passages
+    symbol: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,10 @@ class EngineReader(ABC):
     @abstractmethod
     def has_term(self, term: str) -> bool:
         """Is this index term in a searched field's (text, section, title) dictionary?"""
+
+    def has_symbol(self, term: str) -> bool:
+        """Is this (folded) UN symbol some document's symbol?"""
+        return False
 
     @abstractmethod
     def correct(self, term: str, maxdist: int) -> str | None:
