@@ -18,7 +18,8 @@ Rules decided here (see also the README):
   approval stamp line; else the file name.  In a text without Markdown
   headings, a UN resolution's own title line near the top ("79/103.
   Question of the Cayman Islands") is preferred.
-* **Symbol**: the front matter's ``symbol:``; else a UN symbol standing alone
+* **Symbol**: the front matter's ``symbol:`` (in capitals when it is not
+  written so); else a UN symbol standing alone
   on one of the first lines ("A/51/950", "United Nations UNW/2025/1"; see
   :mod:`kb.meta`).
 * **Date**: the first date written in the first lines of the document
@@ -363,8 +364,7 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
         if _FRONT_END.match(line):
             if k == 1:
                 return {}, text  # "---" twice: a rule, not front matter
-            return meta, "\n" * k + "\n".join(lines[k + 1:]) if k + 1 < len(lines) \
-                else "\n" * k
+            return meta, "\n" * (k + 1) + "\n".join(lines[k + 1:])
         m = _FRONT_KEY.match(line)
         if m:
             value = m.group(2)
@@ -463,7 +463,8 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
         title = front["title"]
     if title is None:
         title = doc_id.rsplit("/", 1)[-1]
-    symbol = symbol_of_line(front.get("symbol", "")) or find_symbol(
+    given = front.get("symbol", "")  # as written, else in capitals ("unw/2025/1")
+    symbol = symbol_of_line(given) or symbol_of_line(given.upper()) or find_symbol(
         [t for r in raws[:TOP_LINES] for _, t in r.segments])
     if symbol:
         symbol = symbol.rstrip("*")
