@@ -400,7 +400,7 @@ class KnowledgeBase:
         prefix = self._prefix()
         return [
             DocumentInfo(id=k, title=e.title, date=e.date, format=e.format,
-                         passages=e.passages, path=prefix + k)
+                         passages=e.passages, path=prefix + k, symbol=e.symbol)
             for k, e in sorted(table.files.items())
         ]
 

@@ -38,10 +38,11 @@ Query syntax:
   section:"closing remarks"     a phrase in section headings
   doc:making*                   documents whose path matches a pattern
                                 (doc:UNW* matches a file name in any folder)
-  symbol:S/RES/2771             UN documents with this symbol (PDFs)
+  symbol:unw/2025/1             the UN document with this symbol (any case)
   date:2022                     dates: date:2022-05, date:[2021 to 2022],
                                 date:>2021 (2022 on), date:>=2021 (2021 on)
-  ST/SGB/2003/13                UN document symbols, as written
+  E/ICEF/2025/26                a UN symbol alone: that document first,
+                                then the passages that mention it
 
 \b
 Examples:

@@ -2,7 +2,13 @@
 
 * Headings from paragraph styles ("Heading 1" ... "Heading 9", or an outline
   level set on the style); the "Title" style gives the document title, else
-  the core property *title* when meaningful, else the first heading.
+  the core property *title* when meaningful (not empty, "untitled", a file
+  name, "Microsoft Word - ..." or a symbol), else the first heading that is
+  not an approval stamp line ("APPROVED"; :func:`kb.meta.meaningful_title`).
+* The UN symbol: one standing alone on one of the first lines of the body (a
+  paragraph, or a cell of a table at the top: "United Nations | A/78/123"),
+  else in the page header, else the core properties *identifier*, *title*,
+  *subject* or *keywords* when that is a symbol and nothing else.
 * Automatic numbering is rendered as Word shows it ("7.", "(a)", "ii."):
   python-docx does not compute it, so the labels are counted here from the
   numbering definitions.  Long numbered paragraphs are UN paragraphs
@@ -16,8 +22,10 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from typing import Any
 
+from .meta import TOP_LINES, find_symbol, meaningful_title, symbol_of_line
 from .models import Document
 from .outline import Builder, clean, ordered_items_are_paragraphs, to_alpha, to_roman
 
@@ -161,6 +169,8 @@ def read_docx(data: bytes, doc_id: str, fmt: str = "docx") -> Document:
     numbering = _Numbering(doc)
     b = Builder(doc_id, fmt)
     title: str | None = None
+    first_heading: str | None = None  # the first meaningful one
+    top: list[str] = []  # the first lines of the body, to find the symbol
     pending: list[tuple[str, str, int]] = []  # list items waiting to be one block
     run: list[tuple[str, str, int]] = []  # numbered items: (label, text, level)
 
@@ -186,6 +196,8 @@ def read_docx(data: bytes, doc_id: str, fmt: str = "docx") -> Document:
                     rows.append([c.text for c in row.cells])
                 except (IndexError, ValueError):  # irregular grid
                     rows.append([clean(tc.xpath("string(.)")) for tc in row._tr.tc_lst])
+            if len(top) < TOP_LINES:
+                top.extend(clean(ln) for r in rows for c in r for ln in c.splitlines())
             b.table(rows)
             continue
         if not isinstance(item, Paragraph):
@@ -193,6 +205,8 @@ def read_docx(data: bytes, doc_id: str, fmt: str = "docx") -> Document:
         text = clean(item.text)
         if not text:
             continue
+        if len(top) < TOP_LINES:
+            top.append(text)
         if _is_title(item):
             flush_lists()
             if title is None:
@@ -205,6 +219,8 @@ def read_docx(data: bytes, doc_id: str, fmt: str = "docx") -> Document:
         if level is not None:
             flush_lists()
             heading = f"{label[0]} {text}" if label and label[0] and label[1] != "bullet" else text
+            if first_heading is None and meaningful_title(heading, doc_id):
+                first_heading = heading
             b.heading(heading, level)
             continue
         if label is not None:
@@ -221,8 +237,35 @@ def read_docx(data: bytes, doc_id: str, fmt: str = "docx") -> Document:
         b.paragraph(text)
     flush_lists()
 
-    if title is None:
-        core = (doc.core_properties.title or "").strip()
-        if core and not re.match(r"^(?:untitled|document\d*|microsoft word\b)", core, re.I):
-            title = core
-    return b.finish(title)
+    core = doc.core_properties
+    if title is None and meaningful_title(core.title, doc_id):
+        title = " ".join((core.title or "").split())
+    symbol = find_symbol(top) or _header_symbol(doc)
+    if symbol is None:
+        for value in (core.identifier, core.title, core.subject, core.keywords):
+            symbol = symbol_of_line(value or "")
+            if symbol:
+                break
+    d = b.finish(title or first_heading or doc_id.rsplit("/", 1)[-1])
+    return replace(d, symbol=symbol.rstrip("*")) if symbol else d
+
+
+def _header_symbol(doc: Any) -> str | None:
+    """A symbol standing alone on a line of the first section's page header."""
+    try:
+        section = doc.sections[0]
+    except IndexError:
+        return None
+    lines: list[str] = []
+    headers = [section.first_page_header] if section.different_first_page_header_footer else []
+    headers.append(section.header)
+    for h in headers:
+        if h.is_linked_to_previous:  # no header of its own (the first section: none)
+            continue
+        for p in h.paragraphs:
+            lines += [clean(ln) for ln in p.text.splitlines()]
+        for t in h.tables:
+            for row in t.rows:
+                for c in row.cells:
+                    lines += [clean(ln) for ln in c.text.splitlines()]
+    return find_symbol(lines)

@@ -5,9 +5,16 @@
   ``hidden``, ``aria-hidden`` or with ``role="navigation"`` (site chrome,
   not the document).  When the page has a ``<main>`` (or a single
   ``<article>``), only that is read.
-* Headings from ``h1``-``h6``.  The title is the first ``h1`` (page
-  ``<title>`` elements usually carry the site name too), else ``<title>``,
-  else the file name.  The date: a ``<meta>`` publication date, else
+* Headings from ``h1``-``h6``.  The title is the first ``h1`` (the page's own
+  heading; ``<title>`` usually carries the site name too), unless it is only
+  the site's name (a part of ``<title>`` after " | ", " – " ...) or not
+  meaningful (:func:`kb.meta.meaningful_title`); then ``<title>`` without the
+  site's name (``Policy on X | UN Women`` -> ``Policy on X``,
+  :func:`kb.meta.page_title`); then the first heading; else the file name.
+* The UN symbol: a ``<meta>`` (``symbol``, ``dc.identifier``,
+  ``dcterms.identifier``, ``citation_technical_report_number``) whose content
+  is a symbol, else a symbol standing alone on one of the first lines of the
+  text, or as the whole ``<title>`` or ``h1``.  The date: a ``<meta>`` publication date, else
   ``<time datetime>``, else the first date written near the top.
 * Paragraphs from ``p``, ``li``, ``dt``/``dd``, ``blockquote``, ``pre``,
   ``figcaption`` and the loose text of ``div``-like containers; tables as one
@@ -20,8 +27,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
+from .meta import find_symbol, meaningful_title, symbol_of_line
+from .meta import page_title as split_page_title
 from .models import Document
 from .outline import Builder, clean, ordered_items_are_paragraphs, to_alpha, to_roman
 
@@ -35,6 +45,8 @@ _BLOCK = set(_HEADINGS) | _PARA | _CONTAINER | {"ul", "ol", "li", "table", "pre"
                                                  "tr", "td", "th", "thead", "tbody", "tfoot"}
 _META_DATES = ("date", "dcterms.date", "dc.date", "article:published_time",
                "citation_publication_date", "dcterms.created", "dcterms.issued")
+_META_SYMBOLS = ("symbol", "dc.identifier", "dcterms.identifier",
+                 "citation_technical_report_number")
 
 
 def _inline_text(node: Any) -> str:
@@ -190,6 +202,13 @@ def read_html(data: bytes, doc_id: str, fmt: str = "html") -> Document:
             date = find_date(meta.attributes["content"] or "")
             if date:
                 break
+    symbol = None
+    for name in _META_SYMBOLS:
+        meta = tree.css_first(f'meta[name="{name}" i], meta[property="{name}" i]')
+        if meta is not None:
+            symbol = symbol_of_line(clean(meta.attributes.get("content") or ""))
+            if symbol:
+                break
     tree.strip_tags(list(DROP))
     for sel in ("[hidden]", '[aria-hidden="true"]', '[role="navigation"]', '[role="banner"]',
                 '[role="contentinfo"]'):
@@ -212,8 +231,21 @@ def read_html(data: bytes, doc_id: str, fmt: str = "html") -> Document:
             w.block(root, root.tag)
         else:
             w.walk(root)
-    title = w.title_h1 or page_title_text or None
-    return b.finish(title, date)
+    page, site = split_page_title(page_title_text)
+    title = None
+    h1 = w.title_h1
+    if h1 and meaningful_title(h1, doc_id) and h1 not in site:
+        title = h1
+    elif meaningful_title(page, doc_id):
+        title = page
+    elif b.first_heading and meaningful_title(b.first_heading, doc_id):
+        title = b.first_heading
+    elif h1:
+        title = h1
+    if symbol is None:
+        symbol = find_symbol([t for t in (page_title_text, h1) if t] + b.texts)
+    d = b.finish(title, date)
+    return replace(d, symbol=symbol.rstrip("*")) if symbol else d
 
 
 def _decode(data: bytes, decode: Any) -> str:

@@ -118,7 +118,8 @@ def _add_files(writer: EngineWriter, files: list[Any], table: FileTable, report:
                 report.removed.append(f.id)
             continue
         table.files[f.id] = FileEntry(added.sha256, f.size, f.mtime_ns, added.passages,
-                                      added.title, added.date, f.format)
+                                      added.title, added.date, f.format,
+                                      added.symbol)
         report.passages_added += added.passages
         (report.updated if f.id in updated else report.added).append(f.id)
 
@@ -147,7 +148,8 @@ def _rebuild(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
                 failed.append(Skipped(f.id, reason or "failed"))
                 continue
             table.files[f.id] = FileEntry(added.sha256, f.size, f.mtime_ns, added.passages,
-                                          added.title, added.date, f.format)
+                                          added.title, added.date, f.format,
+                                          added.symbol)
             report.passages_added += added.passages
         report.added = [k for k in sorted(table.files) if k not in old_table.files]
         report.updated = [k for k in sorted(table.files) if k in old_table.files]

@@ -73,7 +73,7 @@ def load(f: SourceFile) -> Loaded:
         data = fh.read()
     digest = hashlib.sha256(data).hexdigest()
     doc = READERS[f.format](data, f.id, f.format)
-    return Loaded(f, digest, split_document(doc), doc.title, doc.date)
+    return Loaded(f, digest, split_document(doc), doc.title, doc.date, doc.symbol)
 
 
 def load_all(files: list[SourceFile], progress: Callable[[int, int, str], None] | None = None,

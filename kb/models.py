@@ -121,6 +121,7 @@ class Loaded:
     passages: list[Passage]
     title: str
     date: str | None
+    symbol: str | None = None  #: the document's UN symbol
 
 
 @dataclass(frozen=True, slots=True)

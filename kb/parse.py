@@ -9,9 +9,19 @@ honest.
 
 Rules decided here (see also the README):
 
-* **Title**: the first H1; else the first heading-like or bold-only line
-  that is not a generic label ("EVENT REPORT SUMMARY") or a date; else the
-  file name.
+* **Front matter** (Markdown): a YAML block between ``---`` lines at the top
+  is metadata, not text: its ``title:``, ``symbol:`` and ``date:`` keys are
+  the document's (scalar values only; the lines keep their numbers).
+* **Title**: the front matter's ``title:``; else the first H1; else the first
+  heading-like or bold-only line that is not a generic label ("EVENT REPORT
+  SUMMARY"), a date, a UN session or agenda line, a document symbol or an
+  approval stamp line; else the file name.  In a text without Markdown
+  headings, a UN resolution's own title line near the top ("79/103.
+  Question of the Cayman Islands") is preferred.
+* **Symbol**: the front matter's ``symbol:`` (in capitals when it is not
+  written so); else a UN symbol standing alone
+  on one of the first lines ("A/51/950", "United Nations UNW/2025/1"; see
+  :mod:`kb.meta`).
 * **Date**: the first date written in the first lines of the document
   ("26 May 2022", "May 26, 2022", "2022-05-26") as ``YYYY-MM-DD``.
 * **Plain-text headings** (``.txt`` files, and Markdown files that have no
@@ -36,6 +46,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from .meta import TOP_LINES, find_symbol, is_stamp_line, meaningful_title, symbol_of_line
 from .models import Block, Document, Section, Segment
 from .paragraphs import subparagraph_label
 
@@ -334,8 +345,83 @@ def _is_prose(raw: _Raw) -> bool:
     return not (is_heading_like(t) or is_date_line(t) or is_generic_label(t))
 
 
+_FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+_FRONT_END = re.compile(r"^(?:---|\.\.\.)\s*$")
+
+
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """A Markdown file's YAML front matter: ``({key: scalar value}, text)``, the
+    text with the front matter's lines blanked (line numbers stay); ``({}, text)``
+    when the file does not open with one."""
+    if not text.startswith("---"):
+        return {}, text
+    lines = text.split("\n")
+    if lines[0].rstrip() != "---":
+        return {}, text
+    meta: dict[str, str] = {}
+    for k in range(1, min(len(lines), 200)):
+        line = lines[k].rstrip("\r")
+        if _FRONT_END.match(line):
+            if k == 1:
+                return {}, text  # "---" twice: a rule, not front matter
+            return meta, "\n" * (k + 1) + "\n".join(lines[k + 1:])
+        m = _FRONT_KEY.match(line)
+        if m:
+            value = m.group(2)
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            if value and value not in ("|", ">"):
+                meta.setdefault(m.group(1).lower(), " ".join(value.split()))
+        elif k == 1 or not (not line.strip() or line.lstrip().startswith(("#", "-"))
+                            or line.startswith((" ", "\t"))):
+            return {}, text  # not YAML
+    return {}, text
+
+
+#: UN front matter that is never the title: "Seventy-ninth session", "2020 session",
+#: "Agenda item 29", "Item 1 of the provisional agenda", masthead words
+_UN_FRONT = re.compile(
+    r"^(?:(?:[\w-]+\s+)?(?:special\s+|regular\s+|resumed\s+|annual\s+|emergency\s+)?session"
+    r"|[\w-]+ (?:special |regular |resumed |annual |emergency )?session(?:,? \S+)?"
+    r"|agenda items? .*|items? \d+.* of the (?:provisional )?agenda"
+    r"|united|nations|united\s+nations|distr\.?(?::? general)?|general|limited|restricted"
+    r"|(?:original:\s*)?(?:english|french|spanish|russian|arabic|chinese)"
+    r"(?:(?:,|\s+and)\s+(?:english|french|spanish|russian|arabic|chinese))*(?:\s+only)?)$", re.I)
+#: a UN resolution's own title line: "79/103. Question of ...", "24 (I). Transfer ..."
+_RESOLUTION_TITLE = re.compile(
+    r"^((?:[A-Z]{1,3}-)?\d{1,4}/\d{1,4}|\d{1,4}\s?\((?:[IVXL]+|S-[IVX]+|ES-[IVX]+)\))\.(?:\s+(.*))?$")
+
+
+def _resolution_title(raws: list[_Raw]) -> str | None:
+    """"79/103. Question of the Cayman Islands" among the first blocks of a text
+    (the number alone on its line, the title on the next, is joined)."""
+    for k, r in enumerate(raws[:TOP_LINES]):
+        if r.kind not in ("paragraph", "heading"):
+            continue
+        text = " ".join(" ".join(t for _, t in r.segments).split())
+        m = _RESOLUTION_TITLE.match(text)
+        if not m:
+            continue
+        rest = m.group(2) or ""
+        if not rest and k + 1 < len(raws) and raws[k + 1].kind in ("paragraph", "heading"):
+            rest = " ".join(raws[k + 1].text.split())
+        if rest and len(rest) <= 300 and rest[0].isupper() and rest[-1] not in ",;" \
+                and "\n" not in rest:
+            return f"{m.group(1)}. {rest}"
+    return None
+
+
+def _not_title(text: str) -> bool:
+    """A line kept from the title: UN front matter, a symbol alone, a stamp line."""
+    t = " ".join(text.split())
+    return bool(_UN_FRONT.match(t)) or symbol_of_line(t) is not None or is_stamp_line(t)
+
+
 def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
     """Parse Markdown or Markdown-ish plain text into a :class:`Document`."""
+    front: dict[str, str] = {}
+    if fmt == "markdown":
+        front, text = front_matter(text)
     raws = _raw_blocks(text)
     has_md_headings = any(r.kind == "heading" for r in raws)
     plain_headings = fmt == "text" or not has_md_headings
@@ -354,7 +440,9 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                 raws[k] = _Raw("heading", r.segments, level=1)
 
     # Title, date and the metadata lines above the first heading.
-    first_heading = next((k for k, r in enumerate(raws) if r.kind == "heading"), len(raws))
+    # the first heading that could be a title (not "Agenda item 168", a symbol, a stamp)
+    first_heading = next((k for k, r in enumerate(raws)
+                          if r.kind == "heading" and not _not_title(r.text)), len(raws))
     title: str | None = None
     title_index: int | None = None
     h1 = next((k for k, r in enumerate(raws) if r.kind == "heading" and r.level == 1), None)
@@ -364,19 +452,30 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
         for k, r in enumerate(raws[: max(first_heading, 1) + 1]):
             if r.kind not in ("paragraph", "heading") or not r.single_line:
                 continue
-            if is_generic_label(r.text) or is_date_line(r.text):
+            if is_generic_label(r.text) or is_date_line(r.text) or _not_title(r.text):
                 continue
             if is_heading_like(r.text) or r.bold_only or r.kind == "heading":
                 title, title_index = r.text, k
                 break
+        if plain_headings:
+            title = _resolution_title(raws) or title
+    if meaningful_title(front.get("title"), doc_id):
+        title = front["title"]
     if title is None:
         title = doc_id.rsplit("/", 1)[-1]
+    given = front.get("symbol", "")  # as written, else in capitals ("unw/2025/1")
+    symbol = symbol_of_line(given) or symbol_of_line(given.upper()) or find_symbol(
+        [t for r in raws[:TOP_LINES] for _, t in r.segments])
+    if symbol:
+        symbol = symbol.rstrip("*")
     # metadata lines (label, date) may stand above the first section heading: before
     # the first heading, or between a Markdown H1 title and the next heading
     body_start = next((k for k, r in enumerate(raws) if r.kind == "heading" and k != title_index),
                       len(raws))
     head_text = "\n".join(r.text for r in raws[: max(body_start, 3)][:12])
     date = find_date(head_text[:20_000])  # near the top; bounded for one-paragraph giants
+    if front.get("date"):
+        date = find_date(front["date"]) or date
 
     sections: list[Section] = []
     cur_heading, cur_path = title, ()  # type: tuple[str, tuple[str, ...]]
@@ -420,4 +519,5 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                 paragraph = f"{last_number}({sub})"
         blocks.append(Block(r.kind, tuple(r.segments), paragraph=paragraph))
     flush()
-    return Document(id=doc_id, title=title, date=date, format=fmt, sections=tuple(sections))
+    return Document(id=doc_id, title=title, date=date, format=fmt, sections=tuple(sections),
+                    symbol=symbol)

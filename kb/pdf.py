@@ -16,11 +16,16 @@ it is tested without PDFs):
   "25-10679 (E) 250425", barcodes such as "*2505777*"), are dropped.
 * **UN masthead**: on the first page, "United Nations <symbol>" and the block
   beside it ("Distr.: General", date, "Original: English") are metadata: the
-  symbol becomes ``Document.symbol``, the date ``Document.date``.
+  symbol becomes ``Document.symbol``, the date ``Document.date``.  Without the
+  masthead, a symbol standing alone on one of the top lines of the first page
+  is the symbol (:func:`kb.meta.symbol_of_line`).
 * **Title**: the PDF's Title metadata when it is meaningful (not empty, not a
-  file name, not "Microsoft Word - ..."); else the largest text on the first
-  page; else the file name.  Lines above a UN document's title (session,
-  agenda item) are front matter, not passages.
+  file name, not "Microsoft Word - ...", not a symbol: :func:`kb.meta.meaningful_title`);
+  else the largest text on the first page; else the first heading; else the
+  file name.  An approval stamp ("APPROVED / Executive Director / ... /
+  Approved by Order No. 2-D ...": a stamp line and the lines set close under
+  it in the same type) is never the title, whatever its size.  Lines above a
+  UN document's title (session, agenda item) are front matter, not passages.
 * **Paragraphs**: a new block starts at a heading, after a vertical gap
   larger than 1.4 line spacings, at an indented first line, at a paragraph
   number, letter or bullet after a line that closed a sentence, and after a
@@ -60,6 +65,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from .meta import is_stamp_line, is_stamp_start, meaningful_title, symbol_of_line
 from .models import Block, Document, Section, Segment
 from .paragraphs import is_numbered, paragraph_label
 
@@ -242,9 +248,6 @@ _ARABIC_HEAD = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*\.|\d{1,2}(?:\.\d{1,2})+)\s")
 _DECISION_HEAD = re.compile(r"^\d{4}/\d+\b")
 _ANNEX_HEAD = re.compile(r"^(?:Annex|Appendix|Chapter|Part)\b", re.I)
 _WORD = re.compile(r"\w+(?:[-‐]\w+)*")
-_BAD_TITLES = re.compile(
-    r"^(?:untitled|document\d*|microsoft (?:word|powerpoint)\b.*|.*\.(?:docx?|pdf|rtf|odt|"
-    r"indd|qxd|tmp))$", re.I)
 
 
 def _norm_key(text: str) -> str:
@@ -267,15 +270,40 @@ def _page_of(tok: str) -> bool:
     return bool(m) and 0 < int(m.group(1)) <= int(m.group(2)) < 2000
 
 
-def _find_symbol(first_page: list[Line]) -> str | None:
-    """The UN document symbol printed at the top of the first page."""
+def _find_symbol(first_page: list[Line]) -> tuple[str | None, bool]:
+    """The UN document symbol printed at the top of the first page, and whether it
+    stands in a UN masthead ("United Nations <symbol>"): ``(symbol, masthead)``."""
     top = sorted(first_page, key=lambda ln: -ln.y)[:5]
     for ln in top:
         if ln.text.startswith("United Nations"):
             m = _SYMBOL.search(ln.text[len("United Nations"):])
             if m:
-                return m.group(1)
-    return None
+                return m.group(1), True
+    for ln in top:
+        sym = symbol_of_line(ln.text)
+        if sym is not None:
+            return sym.rstrip("*"), False
+    return None, False
+
+
+def _stamp_lines(lines: list[Line]) -> set[int]:
+    """Indices of the first page's approval stamp lines: each stamp line, and the
+    lines set close under one that opens a stamp ("APPROVED") in the same type
+    ("Executive Director", "Jane Doe", "Approved by Order No. 2-D ...")."""
+    out = {k for k, ln in enumerate(lines) if is_stamp_line(ln.text)}
+    order = sorted(range(len(lines)), key=lambda k: -lines[k].y)
+    for pos, k in enumerate(order):
+        if not is_stamp_start(lines[k].text):
+            continue
+        prev = lines[k]
+        for j in order[pos + 1:]:
+            ln = lines[j]
+            if prev.y - ln.y > 2.2 * max(prev.size, ln.size) or ln.size > prev.size + 1.0 \
+                    or abs(ln.x0 - lines[k].x0) > 60:
+                break
+            out.add(j)
+            prev = ln
+    return out
 
 
 @dataclass(slots=True)
@@ -379,23 +407,22 @@ def _masthead(page: list[Line], body: float) -> set[int]:
     return out
 
 
-def _meaningful_title(t: str, doc_id: str) -> bool:
-    t = t.strip()
-    if len(t) < 4 or not re.search(r"[A-Za-z]{3}", t):
-        return False
-    name = doc_id.rsplit("/", 1)[-1]
-    return not (_BAD_TITLES.match(t) or t == name or t == name.rsplit(".", 1)[0])
-
-
-def _title_lines(lines: list[Line], body: float) -> list[int]:
+def _title_lines(lines: list[Line], body: float, skip: set[int] | None = None) -> list[int]:
     """Indices (into ``lines``, reading order) of the first page's title: the first run
-    of lines in the largest type that is clearly larger than the body text."""
-    big = [ln.size for ln in lines if ln.size >= body + 1.5 and len(ln.text) > 2]
+    of lines in the largest type that is clearly larger than the body text (lines in
+    ``skip``, an approval stamp, are never the title)."""
+    skip = skip or set()
+    big = [ln.size for k, ln in enumerate(lines)
+           if ln.size >= body + 1.5 and len(ln.text) > 2 and k not in skip]
     if not big:
         return []
     top = max(big)
     out: list[int] = []
     for k, ln in enumerate(lines):
+        if k in skip:
+            if out:
+                break
+            continue
         if abs(ln.size - top) < 0.6 and len(ln.text) > 2:
             if out and (k != out[-1] + 1 or lines[out[-1]].y - ln.y > 2 * top):
                 break
@@ -508,22 +535,25 @@ def layout(pages: list[list[Line]], doc_id: str, meta_title: str = "",
     from .parse import find_date
 
     body = _body_size(pages)
-    symbol = _find_symbol(pages[0]) if pages and pages[0] else None
+    symbol, masthead = _find_symbol(pages[0]) if pages and pages[0] else (None, False)
     pages = _remove_furniture(pages, symbol)
     _number_lines(pages)
     leading = _leading(pages, body)
 
     # first page: masthead (UN documents), front matter and title
-    title = meta_title.strip() if _meaningful_title(meta_title, doc_id) else ""
+    title = " ".join(meta_title.split()) if meaningful_title(meta_title, doc_id) else ""
     date = None
     first = pages[0] if pages else []
-    if symbol and first:
+    if masthead and first:
         mast = _masthead(first, body)
         date = find_date("\n".join(first[k].text for k in sorted(mast)))
         first = [ln for k, ln in enumerate(first) if k not in mast]
     if date is None and first:
         date = find_date("\n".join(ln.text for ln in first[:15]))
-    tl = _title_lines(first, body)
+    stamp = _stamp_lines(first)
+    tl = _title_lines(first, body, stamp)
+    if stamp:  # stamp lines are text, never headings
+        first = [replace(ln, bold=False) if k in stamp else ln for k, ln in enumerate(first)]
     if tl:
         found = " ".join(_strip_marks(first[k]).text for k in tl)
         if not title:
@@ -535,7 +565,7 @@ def layout(pages: list[list[Line]], doc_id: str, meta_title: str = "",
                and not _numbered_heading(first[end].text)):
             end += 1
         subtitle = set(range(tl[-1] + 1, end))
-        start = tl[0] if symbol else 0  # UN front matter above the title: not passages
+        start = tl[0] if masthead else 0  # UN front matter above the title: not passages
         first = [replace(ln, bold=False) if k in subtitle else ln
                  for k, ln in enumerate(first) if k >= start and k not in tl]
     pages = [first] + pages[1:]
@@ -564,7 +594,7 @@ def layout(pages: list[list[Line]], doc_id: str, meta_title: str = "",
     blocks = _drop_toc(blocks)
     heading_sizes = sorted({b.first.size for b in blocks if b.heading}, reverse=True)
     if not title:
-        head = next((b for b in blocks if b.heading), None)
+        head = next((b for b in blocks if b.heading and meaningful_title(b.text, doc_id)), None)
         title = head.text if head is not None else doc_id.rsplit("/", 1)[-1]
 
     sections: list[Section] = []

@@ -318,6 +318,7 @@ def docs_text(docs: list[DocumentInfo]) -> str:
         return "no documents indexed"
     lines = []
     for d in docs:
-        lines.append(f"{safe(d.title)}\n   {d.date or '(no date)'} · "
+        symbol = f"{safe_line(d.symbol)} · " if d.symbol else ""
+        lines.append(f"{safe(d.title)}\n   {symbol}{d.date or '(no date)'} · "
                      f"{_plural(d.passages, 'passage')} · {safe_line(d.path)}")
     return "\n".join(lines)

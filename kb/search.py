@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis import index_terms, iter_terms, query_terms, term
 from .errors import QueryError
+from .meta import symbol_base, symbol_query
 from .models import Filters, Hit, Passage, SearchResult, citation, short_ref, symbol_citation
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _QUERY_WORD = re.compile(r"[\w'’*?~/.-]+")
 _FILTER_FIELDS = ("doc", "date", "symbol")  # filter, never rank
 _FILTER_CLAUSE = re.compile(
-    r'(?:(?<=[\s(])|^)-?(?:doc|date|symbol):(?:[\[{][^\]}]*[\]}]|"[^"]*"|\'[^\']*\'|[^\s()]+)')
+    r'(?:(?<=[\s(])|^)-?(?:symbol:[^\s()"\']+\s?\(\d{4}\)'  # symbol:S/RES/2771 (2025)
+    r'|(?:doc|date|symbol):(?:[\[{][^\]}]*[\]}]|"[^"]*"|\'[^\']*\'|[^\s()]+))')
 
 
 def plain_words(text: str) -> list[str]:
@@ -336,11 +338,15 @@ def search(
                          f"{MAX_QUERY_CHARS:,}: search for its key words instead")
     filters = filters or Filters()
     words_text, clauses = split_filter_clauses(text)
+    symbol = _symbol_of_query(engine, words_text)
+    if symbol is not None:
+        words_text = symbol
     ranking = engine.search(SearchRequest(words_text, tuple(clauses), filters, offset, limit,
-                                          group))
+                                          group, symbol))
     total = ranking.total
     words = _query_words(words_text, engine)
-    hits = tuple(make_hit(r.passage, i, r.score, ranking.highlight_terms, words, path_prefix,
+    hits = tuple(make_hit(r.passage, i, r.score, ranking.highlight_terms,
+                          () if _has_symbol(r.passage, symbol) else words, path_prefix,
                           r.more_in_doc)
                  for i, r in enumerate(ranking.ranked, start=offset + 1))
     suggestion = None
@@ -356,6 +362,22 @@ def search(
                         elapsed=time.perf_counter() - t0, offset=offset,
                         suggestion=suggestion, grouped=group,
                         filters=describe_filters(filters))
+
+
+def _symbol_of_query(engine: EngineReader, words_text: str) -> str | None:
+    """The UN symbol a query is (``s/res/2771``, ``E/ICEF/2025/26 (2025)``: capitals, no
+    year), when some document has it as its symbol or some passage mentions it; else
+    None (an ordinary query: one substring test)."""
+    sym = symbol_query(words_text)
+    if sym is None:
+        return None
+    t = sym.casefold()
+    return sym if engine.has_symbol(t) or engine.has_term(t) else None
+
+
+def _has_symbol(p: Passage, symbol: str | None) -> bool:
+    """Is ``p`` a passage of the document with this symbol (not missing the query)?"""
+    return bool(symbol and p.symbol and symbol_base(p.symbol).upper() == symbol)
 
 
 def make_hit(p: Passage, rank: int, score: float, hl_terms: set[str] | frozenset[str],

@@ -55,8 +55,9 @@ if TYPE_CHECKING:
 #: Bump when the schema, the analysis or the passage rules change.
 #: 3: the ``words`` field (wildcards match words as written); 4: ranking arrays;
 #: 5: stored passages by field name, with the symbol (:mod:`kb.engine.schema`);
-#: 6: the short reference indexed (``ref``, looked up by ``kb show 29ktg6``)
-SCHEMA_VERSION = 6
+#: 6: the short reference indexed (``ref``, looked up by ``kb show 29ktg6``);
+#: 7: symbols and titles read from every format (:mod:`kb.meta`), the symbol per file
+SCHEMA_VERSION = 7
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 GEN_DIR = re.compile(r"^g\d{6}$")
@@ -86,11 +87,12 @@ class FileEntry:
     title: str
     date: str | None
     format: str
+    symbol: str | None = None  #: the UN symbol the document prints (:mod:`kb.meta`)
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "size": self.size, "mtime_ns": self.mtime_ns,
                 "passages": self.passages, "title": self.title, "date": self.date,
-                "format": self.format}
+                "format": self.format, "symbol": self.symbol}
 
 
 @dataclass(slots=True)
@@ -537,7 +539,8 @@ def plan(files: list[SourceFile], table: FileTable, verify: bool = True) -> Plan
             p.hashes[f.id] = digest
             if digest == old.sha256:
                 p.unchanged[f.id] = FileEntry(digest, f.size, f.mtime_ns, old.passages,
-                                              old.title, old.date, old.format)
+                                              old.title, old.date, old.format,
+                                              old.symbol)
                 continue
         p.change.append(f)
     p.remove = sorted(set(table.files) - seen)

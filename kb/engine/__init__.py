@@ -42,6 +42,11 @@ class SearchRequest:
     offset: int = 0
     limit: int | None = 10  #: None: every match from ``offset`` on
     group: bool = False  #: the best passage of each document only
+    #: the query is this UN symbol (as indexed: capitals, no year; ``words`` is the
+    #: same): the passages of the documents with this symbol match too, each such
+    #: document's first passage ranks above every other match, the passages that
+    #: mention the symbol next (by score), then the documents' other passages
+    symbol: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ class Added:
     passages: int
     title: str
     date: str | None
+    symbol: str | None = None  #: the document's UN symbol
 
 
 class OpenFailed(Exception):
@@ -130,6 +136,10 @@ class EngineReader(ABC):
     def has_term(self, term: str) -> bool:
         """Is this index term in a searched field's (text, section, title) dictionary?"""
 
+    def has_symbol(self, term: str) -> bool:
+        """Is this (folded) UN symbol some document's symbol?"""
+        return False
+
     @abstractmethod
     def correct(self, term: str, maxdist: int) -> str | None:
         """The word as written of the most frequent index term within ``maxdist`` edits of
@@ -167,7 +177,8 @@ class EngineWriter(ABC):
                 yield f, None, reason
                 continue
             self.add(item.passages)
-            yield f, Added(item.sha256, len(item.passages), item.title, item.date), None
+            yield f, Added(item.sha256, len(item.passages), item.title, item.date,
+                                item.symbol), None
 
     @abstractmethod
     def next_version(self) -> int:

@@ -79,8 +79,8 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
             else:
                 for fields in document_fields(item.passages):
                     add(**fields)
-                out.append((f.id, (item.sha256, len(item.passages), item.title, item.date),
-                            None))
+                out.append((f.id, (item.sha256, len(item.passages), item.title, item.date,
+                                        item.symbol), None))
             if len(out) >= BATCH:
                 results.put(("files", k, out))
                 out = []
@@ -110,7 +110,7 @@ def _worker(gen_dir: str, files: list[SourceFile], k: int, n: int, limitmb: int,
 class ParallelLoad:
     """Runs the workers; iterate for ``(file, summary, reason)`` as files finish.
 
-    ``summary`` is ``(sha256, passages, title, date)``, or None with ``reason``
+    ``summary`` is ``(sha256, passages, title, date, symbol)``, or None with ``reason``
     when the file could not be indexed.  After iteration, :attr:`segments`
     holds the workers' segments in worker order.  Always :meth:`close`.
     """

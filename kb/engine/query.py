@@ -529,6 +529,8 @@ def parse_clauses(schema: Any, clauses: list[str]) -> list[Any]:
             q = date_query(value)
         elif field == "doc":
             q = doc_query(_unquote(value))
+        elif field == "symbol":
+            q = symbol_filter(value)
         else:
             try:
                 q = make_parser(schema).parse(c)
@@ -538,6 +540,38 @@ def parse_clauses(schema: Any, clauses: list[str]) -> list[Any]:
                 raise QueryError(f"cannot read {c!r}; write symbol:SYMBOL, e.g. symbol:S/RES/2771")
         out.append(query.Not(q) if neg else q)
     return out
+
+
+def symbol_filter(value: str) -> Any:
+    """A ``symbol:`` clause: the passages of the documents with this UN symbol, in any
+    case (``symbol:unw/2025/1``), with or without the year (``symbol:"S/RES/2771
+    (2025)"``); ``*`` and ``?`` match within the symbol (``symbol:A/RES/73/*``)."""
+    from whoosh import query
+
+    v = " ".join(_unquote(value.strip()).split())
+    if any(c in v for c in "*?"):
+        if not v.strip("*?"):
+            raise QueryError(f"cannot read symbol:{value}; write symbol:SYMBOL, "
+                             "e.g. symbol:S/RES/2771")
+        return query.Wildcard("symbol", v.split("(")[0].strip().casefold())
+    terms = query_terms(v.upper())
+    if not terms:
+        raise QueryError(f"cannot read symbol:{value}; write symbol:SYMBOL, e.g. symbol:S/RES/2771")
+    return query.Term("symbol", terms[0]) if len(terms) == 1 else \
+        query.And([query.Term("symbol", t) for t in terms])
+
+
+def symbol_first(symbol: str) -> Any:
+    """What a query that is a UN symbol adds (:attr:`kb.engine.SearchRequest.symbol`):
+    the passages of the documents with that symbol, at a constant, negligible score
+    (they rank by reading order, after the passages that mention the symbol)."""
+    from whoosh import query
+
+    return query.ConstantScoreQuery(query.Term("symbol", symbol.casefold()), SYMBOL_SCORE)
+
+
+#: the score of a passage matched only as part of the document a symbol query names
+SYMBOL_SCORE = 1e-6
 
 
 # -- date: clauses ------------------------------------------------------------

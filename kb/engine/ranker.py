@@ -368,6 +368,10 @@ class Evaluation:
             return self.phrase(tuple(_b(w) for w in q.words), {q.fieldname: q.boost})
         if t is Q.Every:
             return Result(rk.live.copy(), np.zeros(rk.n, np.float32))
+        if t is Q.ConstantScoreQuery:
+            inner = self.evaluate(q.child)
+            return Result(inner.mask, np.where(inner.mask, np.float32(q.score),
+                                               np.float32(0)).astype(np.float32))
         if q is Q.NullQuery or t is type(Q.NullQuery):
             return Result(np.zeros(rk.n, bool), np.zeros(rk.n, np.float32))
         if t is Q.DateRange and q.fieldname == "date":
@@ -553,7 +557,7 @@ def _mask_of(ids: Any, n: int) -> Any:
 
 
 def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,
-         want: int | None, group: bool
+         want: int | None, group: bool, q_first: Any = None
          ) -> tuple[list[tuple[int, float]], int, dict[int, int], set[str]]:
     """The tiers of :func:`kb.search.search` in one pass over the arrays.
 
@@ -564,6 +568,8 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
     first ``want`` ``(passage number, score)`` pairs (every one when ``want`` is
     None), the number of matches, with ``group`` the number of further matches per
     document's best passage, and the index terms the query found (to highlight).
+    ``q_first`` (a query that is a UN symbol): the first passage of each document it
+    matches ranks above every tier.
     """
     ev = Evaluation(rk, searcher)
     fmask = rk.live if filt is None else ev.evaluate(filt).mask
@@ -581,6 +587,12 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
         in_and = np.flatnonzero(mask_and)
         if len(in_and) > 1:
             _phrase_tier(ev, q_phrase, key, in_and, None if group else want)
+    if q_first is not None:
+        ids = np.flatnonzero(ev.evaluate(q_first).mask & fmask)
+        if len(ids):
+            docord, _ = rk.docord()
+            _, first = np.unique(docord[ids], return_index=True)  # ids ascend: the first
+            key[ids[first]] += 2e7
     candidates = np.flatnonzero(mask_or)
     total = len(candidates)
     more: dict[int, int] = {}

@@ -117,15 +117,28 @@ class WhooshReader(EngineReader):
 
     def search(self, request: SearchRequest) -> Ranking:
         from .. import search as _s
-        from .query import highlight_terms, make_filter, parse_clauses, parse_query, phrase_query
+        from .query import (
+            highlight_terms,
+            make_filter,
+            parse_clauses,
+            parse_query,
+            phrase_query,
+            symbol_first,
+        )
 
         searcher, reader = self.searcher, self.reader
         schema = searcher.schema
         words = request.words
         filt = make_filter(request.filters, parse_clauses(schema, list(request.clauses)))
+        q_first = None
         if words.strip():
             q_or = parse_query(schema, words, "or", reader)
             q_and = parse_query(schema, words, "and", reader) if _s.COMBINE == "and-or" else q_or
+            if request.symbol:  # the document with this symbol, then its mentions
+                from whoosh.query import Or
+
+                q_first = symbol_first(request.symbol)
+                q_or, q_and = Or([q_or, q_first]), Or([q_and, q_first])
         else:
             from whoosh.query import Every
 
@@ -141,12 +154,12 @@ class WhooshReader(EngineReader):
             try:
                 ranked, total, more, hl = rank(
                     self.ranker, searcher, q_and, q_or, phrase_query(schema, words, reader),
-                    filt, want, request.group)
+                    filt, want, request.group, q_first)
             except Unsupported:
                 ranked = None
         if ranked is None:
             ranked, total, more = self._rank_whoosh(words, q_and, q_or, filt, want,
-                                                    request.group)
+                                                    request.group, q_first)
             hl = highlight_terms(q_or, reader)
         page = ranked[offset:] if limit is None else ranked[offset: offset + limit]
         out = tuple(Ranked(passage_from_stored(searcher.stored_fields(d)), score,
@@ -154,9 +167,10 @@ class WhooshReader(EngineReader):
         return Ranking(out, total, frozenset(hl))
 
     def _rank_whoosh(self, words_text: str, q_and: Any, q_or: Any, filt: Any,
-                     want: int | None, group: bool
+                     want: int | None, group: bool, q_first: Any = None
                      ) -> tuple[list[tuple[int, float]], int, dict[int, int]]:
-        """The tiers ranked by Whoosh's scorer (for queries the array ranker does not take)."""
+        """The tiers ranked by Whoosh's scorer (for queries the array ranker does not take).
+        ``q_first``: the first passage of each document it matches goes on top."""
         from .query import phrase_query
 
         searcher, reader = self.searcher, self.reader
@@ -182,6 +196,13 @@ class WhooshReader(EngineReader):
             seen = {d for d, _ in ranked}
             ranked += [(r.docnum, r.score) for r in or_results if r.docnum not in seen]
             total = len(or_results)
+        if q_first is not None:
+            firsts = self._first_passages(q_first, filt)
+            if firsts:
+                scores = dict(ranked)
+                lifted = set(firsts)
+                ranked = [(d, scores.get(d, 0.0)) for d in firsts] + \
+                    [(d, sc) for d, sc in ranked if d not in lifted]
         more: dict[int, int] = {}
         if group:
             by_doc: dict[str, int] = {}
@@ -199,6 +220,22 @@ class WhooshReader(EngineReader):
             ranked = grouped
             total = len(grouped)
         return ranked, total, more
+
+    def _first_passages(self, q: Any, filt: Any) -> list[int]:
+        """The first passage (lowest number) of each document with a passage matching
+        ``q`` (and ``filt``), in passage order."""
+        from whoosh.query import And
+
+        ids = sorted(self.searcher.docs_for_query(q if filt is None else And([q, filt])))
+        doc_of = self._names()
+        seen: set[str] = set()
+        out = []
+        for d in ids:
+            doc = doc_of.get(d)
+            if doc is not None and doc not in seen:
+                seen.add(doc)
+                out.append(d)
+        return out
 
     def _names(self) -> dict[int, str]:
         """Passage number -> document id for the whole index, read once from the ``doc``
@@ -265,6 +302,15 @@ class WhooshReader(EngineReader):
             if v:
                 return True
         return False
+
+    def has_symbol(self, term: str) -> bool:
+        from .query import lexicon_cache
+
+        known = lexicon_cache(self.reader)
+        v = known.get(("symbol", term))
+        if v is None:
+            v = known[("symbol", term)] = ("symbol", term) in self.reader
+        return v
 
     def correct(self, term: str, maxdist: int) -> str | None:
         corrector = self.reader.corrector("text")
