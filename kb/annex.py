@@ -180,8 +180,11 @@ def _one_line(text: str) -> str:
 
 
 def default_title(result: SearchResult, chosen: bool = False) -> str:
-    if result.query:
-        return _one_line(result.query)
+    """The query whose hits these are (the spelling correction's, when the typed query
+    found nothing), else "Chosen passages" or "All passages"."""
+    query = result.corrected_query or result.query
+    if query:
+        return _one_line(query)
     return CHOSEN_TITLE if chosen else ALL_TITLE
 
 

@@ -315,6 +315,10 @@ def test_annex_model_headings_and_order():
     assert ax.build(none).title == "All passages"
     assert ax.build(none, chosen=True).title == "Chosen passages"
     assert ax.build(result, chosen=True).title == "q"
+    fixed = ax.build(SearchResult(query="qq", corrected_query="q", total=5, hits=hits,
+                                  elapsed=0.0))
+    assert fixed.title == "q" and fixed.lines[0] == ("Query: q (spelling correction: no "
+                                                     "passage matches “qq”)")
 
 
 def test_matched_words_beyond_the_snippet(tmp_path):
