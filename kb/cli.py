@@ -551,8 +551,12 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
 @cli.command(cls=QueryCommand,
              short_help="Export every matched passage as a briefing annex or data.")
 @click.argument("query", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json", "jsonl", "html"]),
+@click.option("--format", "fmt",
+              type=click.Choice(["md", "html", "docx", "csv", "json", "jsonl"]),
               default=None, help="Output format (default: from the -o extension; md for -).")
+@click.option("--order", type=click.Choice(["reading", "rank"]), default=None,
+              help="Annexes (md, html, docx): each document's passages in reading order "
+                   "(default) or by rank.  json, jsonl and csv are always by rank.")
 @click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
               help="File to write; - for stdout.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
@@ -572,18 +576,21 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
               help="When nothing matches, do not export the results of a spelling correction.")
 @no_update_option
 @location_options
-def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
-           limit: int | None, offset: int, group: bool, ids: bool, from_file: str | None,
-           doc: str | None, section: str | None,
+def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: str,
+           force: bool, limit: int | None, offset: int, group: bool, ids: bool,
+           from_file: str | None, doc: str | None, section: str | None,
            since: dt.date | None, until: dt.date | None, no_correct: bool, no_update: bool,
            corpus: str | None,
            index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
-    With no QUERY, every passage is exported in document order.  The format
-    comes from the -o extension (.md .markdown .html .htm .csv .json .jsonl
-    .ndjson; any other is an error) or from --format.  The file is written
-    atomically and never overwrites an existing file without --force.
+    An annex (md, html, docx) holds each document once, documents by their
+    best passage, its passages in reading order (--order rank: by rank), with
+    citations and the matched words in bold.  With no QUERY, every passage is
+    exported in document order.  The format comes from the -o extension (.md
+    .markdown .html .htm .docx .csv .json .jsonl .ndjson; any other is an
+    error) or from --format.  The file is written atomically and never
+    overwrites an existing file without --force.
 
     With --ids the words are references to passages (the [29ktg6] refs of
     text results, passage ids, citations as printed; quote those with spaces)
@@ -593,6 +600,7 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
 
     \b
     Examples:
+      kb export "sexual exploitation and abuse" -o annex.docx
       kb export "bystander intervention" -o annex.html
       kb export harassment -online --format csv -o hits.csv
       kb export --format jsonl -o - | head
@@ -611,6 +619,14 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
                      section=section, since=since, until=until, no_correct=no_correct)
     if fmt is None:
         fmt = "md" if output == "-" else ex.format_for(output)
+    if order is not None and fmt not in ex.ANNEX_FORMATS:
+        raise click.UsageError(
+            f"--order sorts the passages of an annex ({', '.join(ex.ANNEX_FORMATS)}); "
+            f"{fmt} is one hit per row in rank order")
+    binary = ex.FORMAT[fmt].binary
+    if binary and output == "-" and sys.stdout.isatty():
+        raise click.UsageError(f"a {fmt} file is not for the terminal: give a file with "
+                               f"-o annex.{fmt}, or pipe the output")
     out_path = None if output == "-" else Path(output)
     if out_path is not None:  # refuse early, before any work
         if out_path.exists() and not force and not out_path.is_dir():
@@ -634,16 +650,21 @@ def export(query: tuple[str, ...], fmt: str | None, output: str, force: bool,
     else:
         result = kb.export_passages(limit, offset, doc=doc, section=section, since=since,
                                     until=until)
-    writer = ex.WRITERS[fmt]
     code = _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if out_path is None:
         from .render import SafeWriter
 
-        # stdout: JSON escapes control characters itself, the text formats show them
-        writer(result, sys.stdout if fmt.startswith("json") else SafeWriter(sys.stdout))
-        sys.stdout.flush()
+        if binary:  # a pipe: the bytes as they are
+            sys.stdout.flush()
+            sys.stdout.buffer.write(ex.render_bytes(result, fmt, order=order, chosen=ids))
+            sys.stdout.buffer.flush()
+        else:
+            # stdout: JSON escapes control characters itself, the text formats show them
+            ex.write(result, fmt, sys.stdout if fmt.startswith("json") else
+                     SafeWriter(sys.stdout), order=order, chosen=ids)
+            sys.stdout.flush()
     else:
-        ex.write_file(out_path, lambda f: writer(result, f), force=force)
+        ex.export_file(result, fmt, out_path, force=force, order=order, chosen=ids)
         _err(f"Wrote {len(result.hits):,} passage{'s' * (len(result.hits) != 1)} to {out_path}")
     return code
 

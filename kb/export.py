@@ -1,12 +1,14 @@
-"""Hits -> json | jsonl | csv | md | html, and the atomic, no-clobber file writer.
+"""Hits -> json | jsonl | csv | md | html | docx, and the atomic, no-clobber file writer.
 
 One serializer feeds every machine format: ``jsonl`` is each hit's
 ``to_dict()``, ``json`` wraps them with the query and total, the CSV header
-has every hit field under the same names (lists joined into one cell).
-``md`` and ``html`` are briefing annexes: the query, when it was run, how
-many passages, then the passages grouped by document, each with its full
-text and citation.  The format of ``-o FILE`` comes from its extension
-(:data:`EXPORT_FORMATS`); an unknown extension is an error, never a guess.
+has every hit field under the same names (lists joined into one cell); they
+are one hit per row, in rank order.  ``md``, ``html`` and ``docx`` are
+briefing annexes, all three laid out from one model (:mod:`kb.annex`).  The
+format of ``-o FILE`` comes from its extension (:data:`EXPORT_FORMATS`); an
+unknown extension is an error, never a guess.  A CSV file is written as
+UTF-8 with a byte order mark, so Excel reads accents and curly quotes right
+(CSV on stdout has none: the programs a pipe feeds take a BOM for data).
 
 Exports are documents other people open: HTML is escaped (a report's
 ``<script>`` is shown, never run) and CSV cells that a spreadsheet would
@@ -18,11 +20,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -75,33 +76,8 @@ def write_csv(result: SearchResult, out: IO[str]) -> None:
         w.writerow(_csv_row(h))
 
 
-def _by_document(hits: Iterable[Hit]) -> list[tuple[str, list[Hit]]]:
-    groups: dict[str, list[Hit]] = {}
-    for h in hits:
-        groups.setdefault(h.doc, []).append(h)
-    return list(groups.items())
-
-
-def _when(now: dt.datetime | None) -> str:
-    return (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
-
-
 def _md_quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.split("\n"))
-
-
-def _count_line(result: SearchResult, now: dt.datetime | None) -> str:
-    """``Searched … · 26 passages from 1 document`` (or ``passages 11-20 of 26``)."""
-    n = len(result.hits)
-    docs = len({h.doc for h in result.hits})
-    if n == result.total and not result.offset:
-        what = f"{n} passage{'s' * (n != 1)}"
-    elif n:
-        what = f"passages {result.offset + 1}-{result.offset + n} of {result.total}"
-    else:
-        return (f"Searched {_when(now)} · none of the {result.total} passages from "
-                f"{result.offset + 1} on")
-    return f"Searched {_when(now)} · {what} from {docs} document{'s' * (docs != 1)}"
 
 
 def write_md_list(result: SearchResult, out: IO[str]) -> None:
@@ -111,69 +87,81 @@ def write_md_list(result: SearchResult, out: IO[str]) -> None:
         out.write("   " + _md_quote(h.snippet).replace("\n", "\n   ") + "\n\n")
 
 
-def _annex_title(result: SearchResult) -> str:
-    if result.corrected_query:
-        return f"Passages matching “{result.corrected_query}” (no passage matches “{result.query}”)"
-    return f"Passages matching “{result.query}”" if result.query else "All passages"
+def write_md_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None,
+                   order: str = "reading") -> None:
+    """``kb export --format md``: a briefing annex (:mod:`kb.annex`)."""
+    from . import annex
+
+    annex.write_md(annex.build(result, now, order), out)
 
 
-def write_md_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
-    """``kb export --format md``: a briefing annex."""
-    title = _annex_title(result)
-    out.write(f"# {title}\n\n")
-    docs = _by_document(result.hits)
-    out.write(f"{_count_line(result, now)}\n\n")
-    for doc, hits in docs:
-        first = hits[0]
-        date = f" ({first.date})" if first.date else ""
-        out.write(f"## {first.title}{date}\n\n`{first.path}`\n\n")
-        for h in hits:
-            out.write(f"### {h.section}\n\n{_md_quote(h.text)}\n\n— {h.citation}\n\n")
-
-
-_CSS = """body{font-family:Georgia,serif;max-width:50em;margin:2em auto;line-height:1.5;color:#222}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2em}
-h3{font-size:1em;margin-bottom:.2em}.meta{color:#555}.cite{color:#555;font-size:.9em}
-blockquote{margin:.3em 0 1.2em;padding-left:1em;border-left:3px solid #ccc;white-space:pre-wrap}"""
-
-
-def write_html_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None) -> None:
+def write_html_annex(result: SearchResult, out: IO[str], now: dt.datetime | None = None,
+                     order: str = "reading") -> None:
     """``kb export --format html``: a self-contained, escaped briefing annex."""
-    e = html.escape
-    title = _annex_title(result)
-    docs = _by_document(result.hits)
-    out.write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
-    out.write(f"<title>{e(title)}</title>\n<style>{_CSS}</style></head><body>\n")
-    out.write(f"<h1>{e(title)}</h1>\n<p class=\"meta\">{e(_count_line(result, now))}</p>\n")
-    for doc, hits in docs:
-        first = hits[0]
-        date = f" ({e(first.date)})" if first.date else ""
-        out.write(f"<h2>{e(first.title)}{date}</h2>\n<p class=\"meta\"><code>{e(first.path)}"
-                  "</code></p>\n")
-        for h in hits:
-            out.write(f"<h3>{e(h.section)}</h3>\n<blockquote>{e(h.text)}</blockquote>\n"
-                      f"<p class=\"cite\">{e(h.citation)}</p>\n")
-    out.write("</body></html>\n")
+    from . import annex
+
+    annex.write_html(annex.build(result, now, order), out)
+
+
+def write_docx_annex(result: SearchResult, out: IO[bytes], now: dt.datetime | None = None,
+                     order: str = "reading") -> None:
+    """``kb export --format docx``: a Word briefing annex."""
+    from . import annex
+
+    annex.write_docx(annex.build(result, now, order), out)
 
 
 @dataclass(frozen=True, slots=True)
 class ExportFormat:
     name: str  #: the --format value
     extensions: tuple[str, ...]  #: file name endings that choose it (lower case)
-    write: Callable[[SearchResult, IO[str]], None]
+    write: Callable[[SearchResult, IO[Any]], None]
+    annex: bool = False  #: a briefing annex (:mod:`kb.annex`): ``--order`` applies
+    binary: bool = False  #: written as bytes, not text
+    #: the text encoding of a file written with ``-o`` (CSV: with a BOM, for Excel)
+    encoding: str = "utf-8"
 
 
 #: the export formats; ``-o FILE`` picks one by its extension, ``--format`` by name
 EXPORT_FORMATS: tuple[ExportFormat, ...] = (
-    ExportFormat("md", (".md", ".markdown"), write_md_annex),
-    ExportFormat("html", (".html", ".htm"), write_html_annex),
-    ExportFormat("csv", (".csv",), write_csv),
+    ExportFormat("md", (".md", ".markdown"), write_md_annex, annex=True),
+    ExportFormat("html", (".html", ".htm"), write_html_annex, annex=True),
+    ExportFormat("docx", (".docx",), write_docx_annex, annex=True, binary=True),
+    ExportFormat("csv", (".csv",), write_csv, encoding="utf-8-sig"),
     ExportFormat("json", (".json",), write_json),
     ExportFormat("jsonl", (".jsonl", ".ndjson"), write_jsonl),
 )
 FORMATS = tuple(f.name for f in EXPORT_FORMATS)
-WRITERS: dict[str, Callable[[SearchResult, IO[str]], None]] = {
+FORMAT: dict[str, ExportFormat] = {f.name: f for f in EXPORT_FORMATS}
+WRITERS: dict[str, Callable[[SearchResult, IO[Any]], None]] = {
     f.name: f.write for f in EXPORT_FORMATS}
+#: the formats ``--order`` applies to
+ANNEX_FORMATS = tuple(f.name for f in EXPORT_FORMATS if f.annex)
+
+
+def write(result: SearchResult, fmt: str, out: IO[Any], *, now: dt.datetime | None = None,
+          order: str | None = None, chosen: bool = False) -> None:
+    """Write ``result`` in format ``fmt`` to ``out`` (a text stream, or a binary one
+    for a binary format).  Annexes: made at ``now``, their passages in ``order``
+    (``reading`` by default, or ``rank``); ``chosen``: the hits are passages the user
+    picked (titled "Chosen passages" when there is no query).  Data formats are one
+    hit per row in the order the hits come (rank order)."""
+    if FORMAT[fmt].annex:
+        from . import annex
+
+        annex.WRITERS[fmt](annex.build(result, now, order or "reading", chosen=chosen), out)
+    else:
+        WRITERS[fmt](result, out)
+
+
+def export_file(result: SearchResult, fmt: str, path: Path, *, force: bool = False,
+                now: dt.datetime | None = None, order: str | None = None,
+                chosen: bool = False) -> None:
+    """Write ``result`` to the file ``path`` (atomically, never over an existing file
+    unless ``force``: :func:`write_file`) in format ``fmt``."""
+    f = FORMAT[fmt]
+    write_file(path, lambda out: write(result, fmt, out, now=now, order=order, chosen=chosen),
+               force=force, binary=f.binary, encoding=f.encoding)
 
 
 def format_for(path: str | os.PathLike[str]) -> str:
@@ -193,14 +181,26 @@ def format_for(path: str | os.PathLike[str]) -> str:
                       f"give one with --format {'|'.join(FORMATS)}")
 
 
-def render(result: SearchResult, fmt: str) -> str:
+def render(result: SearchResult, fmt: str, **options: Any) -> str:
+    """``result`` in a text format (options: those of :func:`write`)."""
     buf = io.StringIO()
-    WRITERS[fmt](result, buf)
+    write(result, fmt, buf, **options)
     return buf.getvalue()
 
 
-def write_file(path: Path, write: Callable[[IO[str]], None], force: bool = False) -> None:
+def render_bytes(result: SearchResult, fmt: str, **options: Any) -> bytes:
+    """``result`` in a binary format (``docx``), as bytes."""
+    buf = io.BytesIO()
+    write(result, fmt, buf, **options)
+    return buf.getvalue()
+
+
+def write_file(path: Path, write: Callable[[IO[Any]], None], force: bool = False, *,
+               binary: bool = False, encoding: str = "utf-8") -> None:
     """Write a file atomically; never replace an existing one unless ``force``.
+
+    ``write`` gets a text stream (in ``encoding``, newlines as written) or, with
+    ``binary``, a bytes stream.
 
     The content goes to a temporary file in the target folder, which is
     linked (no-clobber) or renamed (``force``) into place only when writing
@@ -219,7 +219,9 @@ def write_file(path: Path, write: Callable[[IO[str]], None], force: bool = False
     except OSError as ex:
         raise OutputError(f"cannot write in {parent}: {ex.strerror}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        f: IO[Any]
+        with (os.fdopen(fd, "wb") if binary
+              else os.fdopen(fd, "w", encoding=encoding, newline="")) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

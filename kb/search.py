@@ -36,8 +36,9 @@ from .models import Filters, Hit, Passage, SearchResult, citation, short_ref, sy
 if TYPE_CHECKING:
     from .engine import EngineReader
 
-__all__ = ["Filters", "search", "suggest", "snippet", "make_hit", "passage_hit", "doc_pattern",
-           "describe_filters", "compound_variants", "split_filter_clauses"]
+__all__ = ["Filters", "search", "suggest", "snippet", "term_spans", "hit_terms", "make_hit",
+           "passage_hit", "doc_pattern", "describe_filters", "compound_variants",
+           "split_filter_clauses"]
 
 #: BM25F field weights, K1 and B, the idf and how query words combine: chosen by
 #: measurement on SciFact train and on hand-made queries over the bundled corpus; the
@@ -217,12 +218,33 @@ def describe_filters(f: Filters) -> tuple[str, ...]:
 # snippets
 
 
+def term_spans(text: str, terms: set[str] | frozenset[str]) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the words of ``text`` whose term is in ``terms``:
+    what a snippet highlights, and the matched words of an annex's full passages."""
+    return [(s, e) for t, s, e in iter_terms(text) if t in terms]
+
+
+def hit_terms(query: str, hits: Iterable[Hit]) -> set[str]:
+    """The terms the hits of ``query`` highlight, for highlighting beyond their
+    snippets: the terms of every snippet highlight (the engine's matched terms,
+    wildcard and compound forms included) and the terms of the query's own
+    positive words (for a passage whose snippet window shows none of them)."""
+    terms: set[str] = set()
+    for h in hits:
+        for s, e in h.highlights:
+            terms.update(t for t, _, _ in iter_terms(h.snippet[s:e]))
+    if query:
+        for _, ts in _query_word_terms(split_filter_clauses(query)[0]):
+            terms.update(ts)
+    return terms
+
+
 def snippet(text: str, terms: set[str], max_words: int = SNIPPET_WORDS
             ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """A window of ``text`` around the densest matches, and the matches' offsets in it."""
     flat = " ".join(text.split())
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", flat)]
-    matches = [(s, e) for t, s, e in iter_terms(flat) if t in terms]
+    matches = term_spans(flat, terms)
     if len(words) <= max_words:
         return flat, tuple(matches)
     starts = [w[0] for w in words]
