@@ -54,8 +54,9 @@ if TYPE_CHECKING:
 
 #: Bump when the schema, the analysis or the passage rules change.
 #: 3: the ``words`` field (wildcards match words as written); 4: ranking arrays;
-#: 5: stored passages by field name, with the symbol (:mod:`kb.engine.schema`)
-SCHEMA_VERSION = 5
+#: 5: stored passages by field name, with the symbol (:mod:`kb.engine.schema`);
+#: 6: a key of each passage's text in the ranking arrays (identical passages: :mod:`kb.dedup`)
+SCHEMA_VERSION = 6
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 GEN_DIR = re.compile(r"^g\d{6}$")

@@ -288,7 +288,8 @@ def dated(tmp_path: Path) -> KnowledgeBase:
                        ("c2022-05.md", "1 May 2022"), ("d2022-12.md", "31 December 2022"),
                        ("e2024-01.md", "1 January 2024"), ("f2024-12.md", "31 December 2024"),
                        ("g2025.md", "1 January 2025")]:
-        _dated(corpus, name, date, "Harassment prevention work went on in the field.")
+        # each text its own: identical passages would be one hit (kb.dedup)
+        _dated(corpus, name, date, f"Harassment prevention work went on in the field ({name}).")
     k = KnowledgeBase(corpus, tmp_path / "index")
     k.update()
     yield k

@@ -42,6 +42,9 @@ class SearchRequest:
     offset: int = 0
     limit: int | None = 10  #: None: every match from ``offset`` on
     group: bool = False  #: the best passage of each document only
+    #: identical passages (same words, :mod:`kb.dedup`) are one match, the best
+    #: ranked standing for the others (:attr:`Ranked.also`)
+    dedup: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ class Ranked:
     passage: Passage
     score: float
     more_in_doc: int = 0  #: with ``group``: other matching passages of its document
+    #: with ``dedup``: the other passages holding the same text, by document and place
+    also: tuple[Passage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,7 @@ class Ranking:
     """The answer to a :class:`SearchRequest`: the requested page, best first."""
 
     ranked: tuple[Ranked, ...]
-    total: int  #: every match (every matching document with ``group``), exact
+    total: int  #: every match (distinct texts with ``dedup``; documents with ``group``), exact
     highlight_terms: frozenset[str] = frozenset()  #: the index terms the query matched
 
 
