@@ -403,6 +403,9 @@ COMPOUNDS = {
     "open.md": "Every whistle blower deserves protection. Co operation in decision making "
                "matters, and so does peace keeping.",
 }
+# hyphen.md and open.md hold the same words (identical passages are one hit, kb.dedup):
+# each file gets a word of its own
+COMPOUNDS = {k: f"{v} ({k.split('.')[0]})" for k, v in COMPOUNDS.items()}
 
 
 @pytest.fixture()
