@@ -586,21 +586,27 @@ def _mask_of(ids: Any, n: int) -> Any:
     return m
 
 
+def _near_top(key: Any, candidates: Any, w: int) -> Any:
+    """The candidates whose key is at least the ``w``-th highest (ties included)."""
+    if w >= len(candidates):
+        return candidates
+    keys = key[candidates]
+    cut = keys[np.argpartition(-keys, w - 1)[:w]].min()
+    return candidates[keys >= cut]
+
+
 def _collapse_top(ident: Any, rk: Ranker, key: Any, candidates: Any, want: int) -> Any:
     """The candidates, collapsed (:meth:`~kb.engine.identical.Identical.collapse`),
-    as far as the first ``want`` distinct texts need: the best passages are taken
-    until they hold ``want`` texts; every candidate scoring at least as high as the
-    last of them is collapsed (a group's best passage and its ties are among them)."""
+    as far as the first ``want`` distinct texts need: the best ``w`` passages (and
+    their ties) are taken, ``w`` growing until they hold ``want`` texts; a group
+    none of them is in ranks below every group they hold, and a group's best
+    passage and its ties are among them."""
     w = max(want, 1)
     while True:
-        order = top(key, candidates, w)
-        if len(order) >= len(candidates):
-            return ident.collapse(candidates, key, rk.docrank)
-        if ident.count(order) >= want:
-            break
+        near = _near_top(key, candidates, w)
+        if len(near) == len(candidates) or ident.count(near) >= want:
+            return ident.collapse(near, key, rk.docrank)
         w *= 4
-    near = candidates[key[candidates] >= key[order[-1]]]
-    return ident.collapse(near, key, rk.docrank)
 
 
 def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,
