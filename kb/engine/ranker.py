@@ -600,8 +600,9 @@ def _collapse_top(ident: Any, rk: Ranker, key: Any, candidates: Any, want: int) 
     as far as the first ``want`` distinct texts need: the best ``w`` passages (and
     their ties) are taken, ``w`` growing until they hold ``want`` texts; a group
     none of them is in ranks below every group they hold, and a group's best
-    passage and its ties are among them."""
-    w = max(want, 1)
+    passage and its ties are among them.  ``w`` starts at twice ``want``: a
+    partition costs the same for any ``w``, a second one doubles it."""
+    w = max(2 * want, 1)
     while True:
         near = _near_top(key, candidates, w)
         if len(near) == len(candidates) or ident.count(near) >= want:
