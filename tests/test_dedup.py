@@ -6,6 +6,8 @@ file: search, paging, grouping, both rankers, export, ``kb docs`` and ``kb statu
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -252,6 +254,12 @@ def test_export_without_query_collapses_too(kb, corpus):
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(distinct)
     assert sum(len(x["also_in"]) for x in rows) == len(every) - len(distinct)
+    # an export of a query lists them too (CSV: one cell)
+    res = run("export", "retaliation", "--format", "csv", *loc(corpus))
+    assert res.exit_code == 0, res.stderr
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert len(rows) == 10
+    assert sum(bool(x["also_in"]) for x in rows) == 6 + 2
 
 
 def test_an_index_without_copies_pays_nothing(tmp_path):
