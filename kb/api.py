@@ -67,6 +67,8 @@ class Status:
     #: why the index cannot be used with this corpus folder (missing, another
     #: corpus's index), as the error a search would raise; None when it can
     problem: str | None = None
+    #: indexed files that are exact copies (same bytes) of another, earlier by id
+    duplicates: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         def iso(t: float | None) -> str | None:
@@ -80,7 +82,7 @@ class Status:
             "new": self.stale.new, "changed": self.stale.changed, "deleted": self.stale.deleted,
             "skipped": [{"id": s.id, "reason": s.reason} for s in self.skipped],
             "corpus_recorded": self.corpus_recorded, "corpus_id": self.corpus_id,
-            "problem": self.problem,
+            "problem": self.problem, "duplicates": self.duplicates,
         }
 
 
@@ -108,6 +110,20 @@ class Refresh:
     files: int = 0  #: files an update reads (new and changed)
     bytes: int = 0  #: their size
     reason: str = ""
+
+
+def _first_copies(table: _store.FileTable) -> dict[str, str]:
+    """Each indexed file that is an exact copy (same SHA-256) of another -> the
+    first of its copies by id."""
+    first: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for k in sorted(table.files):
+        h = table.files[k].sha256
+        if h in first:
+            out[k] = first[h]
+        else:
+            first[h] = k
+    return out
 
 
 def display_prefix(corpus: Path, cwd: Path | None = None) -> str:
@@ -232,8 +248,12 @@ class KnowledgeBase:
     def search(self, query: str, limit: int | None = 10, offset: int = 0, *,
                doc: str | None = None, section: str | None = None,
                since: dt.date | None = None, until: dt.date | None = None,
-               group: bool = False, correct: bool = True) -> SearchResult:
+               group: bool = False, correct: bool = True, dedup: bool = True) -> SearchResult:
         """Ranked passages for ``query``.  ``limit=None`` returns every match.
+
+        Identical passages (the same words in several files, :mod:`kb.dedup`) are
+        one hit listing the others' citations in ``Hit.also_in``; ``total`` counts
+        distinct texts.  ``dedup=False``: every passage on its own.
 
         ``doc`` is a path pattern (:func:`kb.search.doc_pattern`).  When nothing
         matches and a spelling correction does, the result holds the corrected
@@ -243,7 +263,7 @@ class KnowledgeBase:
         gen = self._open(ranker=True)
         return search(gen.engine, query, limit=limit, offset=offset,
                       filters=Filters(doc=doc, section=section, since=since, until=until),
-                      group=group, path_prefix=self._prefix(), correct=correct)
+                      group=group, path_prefix=self._prefix(), correct=correct, dedup=dedup)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""
@@ -395,12 +415,15 @@ class KnowledgeBase:
         return passage_hit(p, self._prefix())
 
     def documents(self) -> list[DocumentInfo]:
-        """The indexed documents, by id."""
+        """The indexed documents, by id; a file with exactly the same content (bytes)
+        as another names the first of them by id in ``duplicate_of``."""
         _, table = self._open_table()
         prefix = self._prefix()
+        first = _first_copies(table)
         return [
             DocumentInfo(id=k, title=e.title, date=e.date, format=e.format,
-                         passages=e.passages, path=prefix + k, symbol=e.symbol)
+                         passages=e.passages, path=prefix + k, symbol=e.symbol,
+                         duplicate_of=first.get(k))
             for k, e in sorted(table.files.items())
         ]
 
@@ -460,7 +483,9 @@ class KnowledgeBase:
                         since: dt.date | None = None, until: dt.date | None = None
                         ) -> SearchResult:
         """Every passage that passes the filters (the rules of :meth:`search`), in
-        document order, as hits with no query (``kb export`` without a query)."""
+        document order, as hits with no query (``kb export`` without a query).
+        Identical passages are one, as in :meth:`search`: the first by document id,
+        the others' citations in ``also_in``."""
         import time
 
         from .engine import SearchRequest
@@ -470,11 +495,12 @@ class KnowledgeBase:
         filters = Filters(doc=doc, section=section, since=since, until=until)
         gen = self._open(ranker=True)
         ranking = gen.engine.search(SearchRequest("", (), filters, 0, None))
-        passages = sorted((r.passage for r in ranking.ranked), key=lambda p: (p.doc, p.ordinal))
-        page = passages[offset:offset + limit if limit else None]
+        ranked = sorted(ranking.ranked, key=lambda r: (r.passage.doc, r.passage.ordinal))
+        page = ranked[offset:offset + limit if limit else None]
         prefix = self._prefix()
-        return SearchResult(query="", total=len(passages),
-                            hits=tuple(passage_hit(p, prefix) for p in page), offset=offset,
+        return SearchResult(query="", total=len(ranked),
+                            hits=tuple(passage_hit(r.passage, prefix, r.also) for r in page),
+                            offset=offset,
                             elapsed=time.perf_counter() - t0, filters=describe_filters(filters))
 
     def refresh(self, update: bool = True, *, max_files: int = AUTO_UPDATE_MAX_FILES,
@@ -575,6 +601,7 @@ class KnowledgeBase:
         st.schema = gen.marker.get("schema")
         st.generation = gen.marker.get("current")
         st.skipped = list(t.skipped)
+        st.duplicates = len(_first_copies(t))
         rec = _store.recorded_corpus(gen.marker)
         st.corpus_recorded, st.corpus_id = (rec["path"], rec.get("id")) if rec else (None, None)
         try:

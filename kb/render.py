@@ -161,6 +161,20 @@ def _cite_line(h: Hit) -> str:
     return safe_line(h.citation) + sym
 
 
+#: text output names at most this many of the other files holding a hit's text
+ALSO_SHOWN = 3
+
+
+def also_line(h: Hit) -> str:
+    """``also in: a.md:12, b.pdf p. 3 (+5 more)``: the other files holding the
+    hit's text (JSON lists every one), or ""."""
+    if not h.also_in:
+        return ""
+    shown = ", ".join(h.also_in[:ALSO_SHOWN])
+    rest = len(h.also_in) - ALSO_SHOWN
+    return safe_line(f"also in: {shown}" + (f" (+{rest:,} more)" if rest > 0 else ""))
+
+
 def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
     out.write(header(result) + "\n")
     for h in result.hits:
@@ -169,6 +183,8 @@ def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
         out.write(f"\n{h.rank}. {ref}{safe(h.title)}  [score {h.score:.2f}]\n")
         out.write(f"   {_meta_line(h)}\n")
         out.write(f"   {_cite_line(h)}\n")
+        if h.also_in:
+            out.write(f"   {also_line(h)}\n")
         for line in textwrap.wrap(safe(h.snippet), width=max(width - 3, 20),
                                   break_on_hyphens=False):
             out.write(f"   {line}\n")
@@ -199,6 +215,8 @@ def rich_results(result: SearchResult, console: Any) -> None:
             cite.append("  —  ", style="dim")
             cite.append(safe_line(h.symbol_citation), style="bold green")
         console.print(Padding(cite, (0, 0, 0, 3)))
+        if h.also_in:
+            console.print(Padding(Text(also_line(h), style="dim green"), (0, 0, 0, 3)))
         console.print(Padding(_snippet_text(h, Text), (0, 0, 0, 3)))
         if h.missing_terms:
             console.print(Padding(Text(f"missing: {safe_line(', '.join(h.missing_terms))}",
@@ -307,6 +325,10 @@ def status_text(st: dict[str, Any]) -> str:
             lines += [f"  {key:8} {safe_line(d)}" for d in st[key]]
     else:
         lines.append("index is up to date with the corpus")
+    dup = st.get("duplicates") or 0
+    if dup:
+        lines.append(f"{_plural(dup, 'file')} {'is an exact copy' if dup == 1 else 'are exact copies'}"
+                     " of others (their passages are shown once; `kb docs` names them)")
     if st["skipped"]:
         lines.append(f"skipped or failed: {len(st['skipped'])}")
         lines += [f"  {safe_line(s['id'])}: {safe_line(s['reason'])}" for s in st["skipped"]]
@@ -319,6 +341,8 @@ def docs_text(docs: list[DocumentInfo]) -> str:
     lines = []
     for d in docs:
         symbol = f"{safe_line(d.symbol)} · " if d.symbol else ""
+        prefix = d.path[:len(d.path) - len(d.id)] if d.path.endswith(d.id) else ""
+        same = f"\n   same as {safe_line(prefix + d.duplicate_of)}" if d.duplicate_of else ""
         lines.append(f"{safe(d.title)}\n   {symbol}{d.date or '(no date)'} · "
-                     f"{_plural(d.passages, 'passage')} · {safe_line(d.path)}")
+                     f"{_plural(d.passages, 'passage')} · {safe_line(d.path)}{same}")
     return "\n".join(lines)

@@ -344,8 +344,13 @@ def search(
     group: bool = False,
     path_prefix: str = "",
     correct: bool = True,
+    dedup: bool = True,
 ) -> SearchResult:
     """Run a query and return ranked hits.  ``limit=None`` returns every match.
+
+    Identical passages (the same words, :mod:`kb.dedup`) are one hit, the best
+    ranked, listing the others in ``also_in``; ``total`` counts distinct texts
+    (``dedup=False``: every passage on its own).
 
     When nothing matches and a spelling correction of the query does
     (:func:`suggest`), the corrected query's hits are returned, with
@@ -364,19 +369,19 @@ def search(
     if symbol is not None:
         words_text = symbol
     ranking = engine.search(SearchRequest(words_text, tuple(clauses), filters, offset, limit,
-                                          group, symbol))
+                                          group, symbol, dedup))
     total = ranking.total
     words = _query_words(words_text, engine)
     hits = tuple(make_hit(r.passage, i, r.score, ranking.highlight_terms,
                           () if _has_symbol(r.passage, symbol) else words, path_prefix,
-                          r.more_in_doc)
+                          r.more_in_doc, r.also)
                  for i, r in enumerate(ranking.ranked, start=offset + 1))
     suggestion = None
     if total == 0 or any(not _known(engine, alts) for _, alts in words):
         suggestion = suggest(engine, text, words)
     if correct and total == 0 and suggestion:
         fixed = search(engine, suggestion, limit=limit, offset=offset, filters=filters,
-                       group=group, path_prefix=path_prefix, correct=False)
+                       group=group, path_prefix=path_prefix, correct=False, dedup=dedup)
         if fixed.total:
             return replace(fixed, query=text, corrected_query=suggestion, suggestion=None,
                            elapsed=time.perf_counter() - t0)
@@ -404,9 +409,10 @@ def _has_symbol(p: Passage, symbol: str | None) -> bool:
 
 def make_hit(p: Passage, rank: int, score: float, hl_terms: set[str] | frozenset[str],
              words: Iterable[tuple[str, list[list[str]]]], path_prefix: str,
-             more: int = 0) -> Hit:
+             more: int = 0, also: Iterable[Passage] = ()) -> Hit:
     """``words``: (query word, its forms as term sequences), see :func:`_query_words`;
-    a word is missing from the passage when none of its forms is all there."""
+    a word is missing from the passage when none of its forms is all there.
+    ``also``: the other passages holding the same text (their citations: ``also_in``)."""
     snip, hl = snippet(p.text, set(hl_terms))
     missing: tuple[str, ...] = ()
     if words:
@@ -421,12 +427,14 @@ def make_hit(p: Passage, rank: int, score: float, hl_terms: set[str] | frozenset
         citation=citation(p.doc, p.line_start, p.line_end, p.page, p.paragraph, path_prefix),
         path=path_prefix + p.doc, more_in_doc=more, symbol=p.symbol,
         symbol_citation=symbol_citation(p.symbol, p.page, p.paragraph), ref=short_ref(p.id),
+        also_in=tuple(citation(q.doc, q.line_start, q.line_end, q.page, q.paragraph, path_prefix)
+                      for q in also),
     )
 
 
-def passage_hit(p: Passage, path_prefix: str) -> Hit:
+def passage_hit(p: Passage, path_prefix: str, also: Iterable[Passage] = ()) -> Hit:
     """A passage as a hit record with no query (for ``kb export`` of everything)."""
-    return make_hit(p, p.ordinal, 0.0, set(), (), path_prefix)
+    return make_hit(p, p.ordinal, 0.0, set(), (), path_prefix, also=also)
 
 
 # --------------------------------------------------------------------------

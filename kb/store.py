@@ -56,8 +56,9 @@ if TYPE_CHECKING:
 #: 3: the ``words`` field (wildcards match words as written); 4: ranking arrays;
 #: 5: stored passages by field name, with the symbol (:mod:`kb.engine.schema`);
 #: 6: the short reference indexed (``ref``, looked up by ``kb show 29ktg6``);
-#: 7: symbols and titles read from every format (:mod:`kb.meta`), the symbol per file
-SCHEMA_VERSION = 7
+#: 7: symbols and titles read from every format (:mod:`kb.meta`), the symbol per file;
+#: 8: a key of each passage's text in the ranking arrays (identical passages: :mod:`kb.dedup`)
+SCHEMA_VERSION = 8
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 GEN_DIR = re.compile(r"^g\d{6}$")

@@ -36,7 +36,8 @@ def loc(corpus: Path) -> list[str]:
     return ["--corpus", str(corpus), "--index", str(corpus.parent / "index")]
 
 
-NOTE = "# Mediation note {i}\n\nThe ombudsman offers mediation to staff in field missions.\n"
+NOTE = ("# Mediation note {i}\n\nThe ombudsman offers mediation to staff in field missions "
+        "(note {i}).\n")  # each its own text: identical passages are one hit
 
 
 def add_notes(corpus: Path, n: int, start: int = 0) -> None:

@@ -42,7 +42,8 @@ def test_every_field_round_trips_through_the_index(tmp_path, monkeypatch):
     (corpus / "un").mkdir(parents=True)
     (corpus / "un" / "report.pdf").write_bytes(b"%PDF stand-in")
     first = dataclasses.replace(FULL, id="un/report.pdf#1", ordinal=1, page=3,
-                                paragraph="11", heading_path=("Part one",))
+                                paragraph="11", heading_path=("Part one",),
+                                text="Harassment is prevented here first.")  # not identical
 
     def load(f):
         return Loaded(f, "0" * 64, [first, FULL], FULL.title, FULL.date)

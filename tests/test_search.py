@@ -288,7 +288,8 @@ def dated(tmp_path: Path) -> KnowledgeBase:
                        ("c2022-05.md", "1 May 2022"), ("d2022-12.md", "31 December 2022"),
                        ("e2024-01.md", "1 January 2024"), ("f2024-12.md", "31 December 2024"),
                        ("g2025.md", "1 January 2025")]:
-        _dated(corpus, name, date, "Harassment prevention work went on in the field.")
+        # each text its own: identical passages would be one hit (kb.dedup)
+        _dated(corpus, name, date, f"Harassment prevention work went on in the field ({name}).")
     k = KnowledgeBase(corpus, tmp_path / "index")
     k.update()
     yield k
@@ -402,6 +403,9 @@ COMPOUNDS = {
     "open.md": "Every whistle blower deserves protection. Co operation in decision making "
                "matters, and so does peace keeping.",
 }
+# hyphen.md and open.md hold the same words (identical passages are one hit, kb.dedup):
+# each file gets a word of its own
+COMPOUNDS = {k: f"{v} ({k.split('.')[0]})" for k, v in COMPOUNDS.items()}
 
 
 @pytest.fixture()

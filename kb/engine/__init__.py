@@ -47,6 +47,9 @@ class SearchRequest:
     #: document's first passage ranks above every other match, the passages that
     #: mention the symbol next (by score), then the documents' other passages
     symbol: str | None = None
+    #: identical passages (same words, :mod:`kb.dedup`) are one match, the best
+    #: ranked standing for the others (:attr:`Ranked.also`)
+    dedup: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class Ranked:
     passage: Passage
     score: float
     more_in_doc: int = 0  #: with ``group``: other matching passages of its document
+    #: with ``dedup``: the other passages holding the same text, by document and place
+    also: tuple[Passage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,7 @@ class Ranking:
     """The answer to a :class:`SearchRequest`: the requested page, best first."""
 
     ranked: tuple[Ranked, ...]
-    total: int  #: every match (every matching document with ``group``), exact
+    total: int  #: every match (distinct texts with ``dedup``; documents with ``group``), exact
     highlight_terms: frozenset[str] = frozenset()  #: the index terms the query matched
 
 

@@ -22,7 +22,11 @@ header, then 64-byte aligned arrays:
   and ``f.len`` (uint16/32, one per document) the field's length in terms;
 * ``docord`` (int32, one per document) an index into the part's document
   names ``dn`` (uint8) + ``dn_off`` (int64), and ``date`` (int32, days since
-  1970-01-01; :data:`NO_DATE` when undated).
+  1970-01-01; :data:`NO_DATE` when undated);
+* ``texthash`` (int64, one per document) the key of the passage's text
+  (:func:`kb.dedup.text_key`: identical passages share it), and ``hashord``
+  (int32) the part's documents sorted by that key (stable), so that a reader
+  finds the identical passages of the whole index by merging sorted runs.
 
 Everything here is written before Whoosh commits the segment's TOC, so the
 arrays switch with the segment they belong to (see :mod:`kb.store` and :mod:`kb.index`).
@@ -39,7 +43,7 @@ from typing import Any
 import numpy as np
 
 FIELDS = ("text", "section", "title")
-MAGIC = b"KBRANK1\n"
+MAGIC = b"KBRANK2\n"
 ALIGN = 64
 NO_DATE = np.iinfo(np.int32).min
 #: a segment writer starts a new part past this many tokens (bounds build memory)
@@ -69,17 +73,18 @@ class Table:
     ``terms`` (sorted list of str) and per field: ``term`` (int32 index into
     ``terms``), ``doc`` (int32, local), ``tf`` (int32), ``pos`` (positions of
     each posting, in posting order), sorted by (term, doc); ``length`` per
-    document; plus ``docnames``, ``docord`` and ``date`` per document.
+    document; plus ``docnames``, ``docord``, ``date`` and ``texthash`` per document.
     """
 
     def __init__(self, ndocs: int, terms: list[str], fields: dict[str, dict[str, Any]],
-                 docnames: list[str], docord: Any, date: Any) -> None:
+                 docnames: list[str], docord: Any, date: Any, texthash: Any) -> None:
         self.ndocs = ndocs
         self.terms = terms
         self.fields = fields
         self.docnames = docnames
         self.docord = docord
         self.date = date
+        self.texthash = texthash
 
 
 def _postings_from_tokens(tok: Any, lens: Any) -> dict[str, Any]:
@@ -119,10 +124,11 @@ class Builder:
         self.docnames: dict[str, int] = {}
         self.docord = array("i")
         self.date = array("i")
+        self.texthash = array("q")
         self.ndocs = 0
         self.ntokens = 0
 
-    def add(self, terms: dict[str, list[str]], doc: str, date: Any) -> None:
+    def add(self, terms: dict[str, list[str]], doc: str, date: Any, texthash: int) -> None:
         vocab = self.vocab
         for f in FIELDS:
             ts = terms.get(f) or ()
@@ -142,6 +148,7 @@ class Builder:
             k = self.docnames[doc] = len(self.docnames)
         self.docord.append(k)
         self.date.append(date_days(date))
+        self.texthash.append(texthash)
         self.ndocs += 1
 
     def table(self) -> Table:
@@ -158,7 +165,8 @@ class Builder:
         names = sorted(self.docnames, key=self.docnames.__getitem__)
         t = Table(self.ndocs, words, fields, names,
                   np.frombuffer(self.docord, np.int32).copy(),
-                  np.frombuffer(self.date, np.int32).copy())
+                  np.frombuffer(self.date, np.int32).copy(),
+                  np.frombuffer(self.texthash, np.int64).copy())
         self.__init__()  # type: ignore[misc]
         return t
 
@@ -214,6 +222,9 @@ def part_arrays(table: Table) -> dict[str, Any]:
     arrays["dn"], arrays["dn_off"] = _strings(table.docnames)
     arrays["docord"] = np.asarray(table.docord, np.int32)
     arrays["date"] = np.asarray(table.date, np.int32)
+    th = np.asarray(table.texthash, np.int64)
+    arrays["texthash"] = th
+    arrays["hashord"] = np.argsort(th, kind="stable").astype(np.int32)
     return arrays
 
 
@@ -279,6 +290,8 @@ class Part:
                 raise ValueError(f"{path} is truncated")
             self.a[name] = np.frombuffer(self._mm, dtype, count, start + offset) if count \
                 else np.zeros(0, dtype)
+        if "texthash" not in self.a or "hashord" not in self.a:
+            raise ValueError(f"{path} has no text keys")
         self._names: list[str] | None = None
 
     def term_index(self, term: bytes) -> int:
@@ -335,7 +348,8 @@ class Part:
             }
         terms = [self.term_at(i) for i in range(self.nterms)]
         return Table(self.docs, terms, fields, list(self.docnames()),
-                     np.asarray(self.a["docord"], np.int32), np.asarray(self.a["date"], np.int32))
+                     np.asarray(self.a["docord"], np.int32), np.asarray(self.a["date"], np.int32),
+                     np.asarray(self.a["texthash"], np.int64))
 
 
 # --------------------------------------------------------------------------
@@ -369,7 +383,7 @@ def subset(table: Table, keep: Any) -> Table:
         fields[f] = {"term": p["term"][sel], "doc": newnum[p["doc"][sel]].astype(np.int32),
                      "tf": tf[sel], "pos": pos, "length": p["length"][keep]}
     return Table(int(keep.sum()), table.terms, fields, table.docnames,
-                 table.docord[keep], table.date[keep])
+                 table.docord[keep], table.date[keep], table.texthash[keep])
 
 
 def concat(tables: list[Table]) -> Table:
@@ -379,11 +393,12 @@ def concat(tables: list[Table]) -> Table:
     words = sorted(set().union(*[t.terms for t in tables]), key=lambda t: t.encode("utf-8"))
     index = {w: i for i, w in enumerate(words)}
     names: dict[str, int] = {}
-    docords, dates = [], []
+    docords, dates, hashes = [], [], []
     for t in tables:
         m = np.array([names.setdefault(n, len(names)) for n in t.docnames] or [0], np.int32)
         docords.append(m[t.docord] if len(t.docord) else t.docord)
         dates.append(t.date)
+        hashes.append(np.asarray(t.texthash, np.int64))
     fields = {}
     for f in FIELDS:
         terms, docs, tfs, poss, lens = [], [], [], [], []
@@ -408,7 +423,7 @@ def concat(tables: list[Table]) -> Table:
                      "length": np.concatenate(lens)}
     return Table(sum(t.ndocs for t in tables), words, fields,
                  sorted(names, key=names.__getitem__), np.concatenate(docords),
-                 np.concatenate(dates))
+                 np.concatenate(dates), np.concatenate(hashes))
 
 
 # --------------------------------------------------------------------------
@@ -476,13 +491,18 @@ def table_from_reader(reader: Any) -> Table:
         pos = np.array([q for r in rows for q in r[2]], np.uint32)
         length = np.array([reader.doc_field_length(d, f, 0) or 0 for d in range(n)], np.int64)
         fields[f] = {"term": term, "doc": doc, "tf": tf, "pos": pos, "length": length}
+    from ..dedup import text_key
+
     names: dict[str, int] = {}
     docord = np.zeros(n, np.int32)
     date = np.full(n, NO_DATE, np.int32)
+    texthash = np.zeros(n, np.int64)
     for d in range(n):
         stored = reader.stored_fields(d) or {}
         docord[d] = names.setdefault(stored.get("doc", ""), len(names))
         meta = stored.get("meta")
         if meta and meta.get("date"):
             date[d] = date_days(meta["date"])
-    return Table(n, terms, fields, sorted(names, key=names.__getitem__), docord, date)
+        texthash[d] = text_key(stored.get("text") or "")
+    return Table(n, terms, fields, sorted(names, key=names.__getitem__), docord, date,
+                 texthash)

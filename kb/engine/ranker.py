@@ -82,6 +82,8 @@ class Ranker:
         self._docord: Any = None
         self._docnames: dict[str, int] | None = None
         self._date: Any = None
+        self._identical: Any = None
+        self._docrank: Any = None
 
     # -- per-passage arrays, concatenated on first use -------------------------
 
@@ -118,6 +120,25 @@ class Ranker:
             self._docord = out
             self._docnames = names
         return self._docord, self._docnames  # type: ignore[return-value]
+
+    def docrank(self) -> Any:
+        """Per passage, the rank of its document's id among the ids (sorted)."""
+        if self._docrank is None:
+            docord, names = self.docord()
+            ordered = sorted(names, key=lambda s: s.encode("utf-8", "surrogatepass"))
+            lut = np.zeros(len(names) + 1, np.int32)
+            for r, nm in enumerate(ordered):
+                lut[names[nm]] = r
+            self._docrank = lut[docord]
+        return self._docrank
+
+    def identical(self) -> Any:
+        """The groups of identical live passages (:class:`kb.engine.identical.Identical`)."""
+        if self._identical is None:
+            from .identical import Identical
+
+            self._identical = Identical.from_parts(self.parts, self.n, self.live)
+        return self._identical
 
     def dates(self) -> Any:
         if self._date is None:
@@ -514,12 +535,16 @@ PHRASE_CHUNK = 256
 
 
 def _phrase_tier(ev: Evaluation, q_phrase: Any, key: Any, in_and: Any,
-                 want: int | None) -> None:
+                 want: int | None, ident: Any = None) -> None:
     """Lift the passages (of ``in_and``) holding the exact phrase into the top tier.
 
     Only as many as needed are verified: when the best ``want`` phrase hits are
     certain (every passage not yet verified scores lower than those verified),
-    the rest keep their all-words tier, which no page shown reaches."""
+    the rest keep their all-words tier, which no page shown reaches.  Passages
+    tied with the last one verified are verified with it (identical passages tie:
+    which of them stands for the others must not depend on where a chunk ends),
+    and with ``ident`` (:class:`~kb.engine.identical.Identical`) the hits are
+    counted as distinct texts."""
     n = ev.rk.n
     ev.masks_only = True  # the tier needs which passages hold the phrase, not scores
     try:
@@ -529,10 +554,15 @@ def _phrase_tier(ev: Evaluation, q_phrase: Any, key: Any, in_and: Any,
             return
         keys = -key[in_and]
         done, chunk, found = 0, PHRASE_CHUNK, 0
+        lifted: list[Any] = []
         while done < len(in_and):
             upto = min(done + chunk, len(in_and))
             if upto < len(in_and):
                 best = np.argpartition(keys, upto - 1)[:upto]
+                cut = keys[best].max()
+                if np.count_nonzero(keys <= cut) > upto:  # ties with the cut: all of them
+                    best = np.flatnonzero(keys <= cut)
+                    upto = len(best)
             else:
                 best = np.arange(len(in_and))
             best = best[np.lexsort((in_and[best], keys[best]))]  # by score, ties by number
@@ -540,7 +570,11 @@ def _phrase_tier(ev: Evaluation, q_phrase: Any, key: Any, in_and: Any,
             ev.restrict = np.sort(part)
             hits = ev.evaluate(q_phrase).mask & _mask_of(part, n)
             key[hits] += 1e7
-            found += int(np.count_nonzero(hits))
+            if ident is None:
+                found += int(np.count_nonzero(hits))
+            else:
+                lifted.append(np.flatnonzero(hits))
+                found = ident.count(np.concatenate(lifted))
             done = upto
             chunk *= 2
             if found >= want:
@@ -556,8 +590,32 @@ def _mask_of(ids: Any, n: int) -> Any:
     return m
 
 
+def _near_top(key: Any, candidates: Any, w: int) -> Any:
+    """The candidates whose key is at least the ``w``-th highest (ties included)."""
+    if w >= len(candidates):
+        return candidates
+    keys = key[candidates]
+    cut = keys[np.argpartition(-keys, w - 1)[:w]].min()
+    return candidates[keys >= cut]
+
+
+def _collapse_top(ident: Any, rk: Ranker, key: Any, candidates: Any, want: int) -> Any:
+    """The candidates, collapsed (:meth:`~kb.engine.identical.Identical.collapse`),
+    as far as the first ``want`` distinct texts need: the best ``w`` passages (and
+    their ties) are taken, ``w`` growing until they hold ``want`` texts; a group
+    none of them is in ranks below every group they hold, and a group's best
+    passage and its ties are among them.  ``w`` starts at twice ``want``: a
+    partition costs the same for any ``w``, a second one doubles it."""
+    w = max(2 * want, 1)
+    while True:
+        near = _near_top(key, candidates, w)
+        if len(near) == len(candidates) or ident.count(near) >= want:
+            return ident.collapse(near, key, rk.docrank)
+        w *= 4
+
+
 def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,
-         want: int | None, group: bool, q_first: Any = None
+         want: int | None, group: bool, q_first: Any = None, dedup: bool = True
          ) -> tuple[list[tuple[int, float]], int, dict[int, int], set[str]]:
     """The tiers of :func:`kb.search.search` in one pass over the arrays.
 
@@ -570,6 +628,10 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
     document's best passage, and the index terms the query found (to highlight).
     ``q_first`` (a query that is a UN symbol): the first passage of each document it
     matches ranks above every tier.
+
+    With ``dedup``, identical passages (:mod:`kb.engine.identical`) are one match:
+    the best ranked of them (ties by document id) stands for all, before the page
+    is cut and before ``group`` groups by document; ``total`` counts distinct texts.
     """
     ev = Evaluation(rk, searcher)
     fmask = rk.live if filt is None else ev.evaluate(filt).mask
@@ -583,10 +645,13 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
         mask_and = ev.evaluate(q_and).mask & fmask
     key = score.astype(np.float64)
     key[mask_and] += 1e7
+    ident = rk.identical() if dedup else None
+    if ident is not None and not ident.ngroups:
+        ident = None
     if q_phrase is not None:
         in_and = np.flatnonzero(mask_and)
         if len(in_and) > 1:
-            _phrase_tier(ev, q_phrase, key, in_and, None if group else want)
+            _phrase_tier(ev, q_phrase, key, in_and, None if group else want, ident)
     if q_first is not None:
         ids = np.flatnonzero(ev.evaluate(q_first).mask & fmask)
         if len(ids):
@@ -595,6 +660,12 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
             key[ids[first]] += 2e7
     candidates = np.flatnonzero(mask_or)
     total = len(candidates)
+    if ident is not None and total > 1:
+        total = ident.count(candidates)
+        if group or want is None:
+            candidates = ident.collapse(candidates, key, rk.docrank)
+        else:
+            candidates = _collapse_top(ident, rk, key, candidates, want)
     more: dict[int, int] = {}
     if group:
         order = top(key, candidates, None)

@@ -34,6 +34,7 @@ from whoosh.writing import SegmentWriter
 
 from . import rankarrays
 from ..analysis import index_terms, surface_entries
+from ..dedup import text_key
 from .analyzers import KbAnalyzer, SurfaceAnalyzer
 
 _ENC_ONE: dict[int, bytes] = {}
@@ -388,7 +389,9 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
                 ts = index_terms(value) if isinstance(value, str) else []
             terms[f] = ts
         b = self.arrays
-        b.add(terms, fields.get("doc") or "", fields.get("date"))
+        text = fields.get("text")
+        b.add(terms, fields.get("doc") or "", fields.get("date"),
+              text_key(text if isinstance(text, str) else ""))
         if b.ntokens > rankarrays.PART_TOKENS:
             self._write_part(b.table())
 

@@ -114,6 +114,7 @@ class WhooshReader(EngineReader):
         self.ranks = ranks
         self.searcher = Searcher(reader, fromindex=ix, weighting=weighting())
         self._doc_names: dict[int, str] | None = None
+        self._ident: Any = None
 
     def search(self, request: SearchRequest) -> Ranking:
         from .. import search as _s
@@ -154,25 +155,55 @@ class WhooshReader(EngineReader):
             try:
                 ranked, total, more, hl = rank(
                     self.ranker, searcher, q_and, q_or, phrase_query(schema, words, reader),
-                    filt, want, request.group, q_first)
+                    filt, want, request.group, q_first, request.dedup)
             except Unsupported:
                 ranked = None
+        ident = self.identical() if request.dedup else None
         if ranked is None:
             ranked, total, more = self._rank_whoosh(words, q_and, q_or, filt, want,
-                                                    request.group, q_first)
+                                                    request.group, q_first, ident)
             hl = highlight_terms(q_or, reader)
         page = ranked[offset:] if limit is None else ranked[offset: offset + limit]
         out = tuple(Ranked(passage_from_stored(searcher.stored_fields(d)), score,
-                           more.get(d, 0)) for d, score in page)
+                           more.get(d, 0), self._also(ident, d)) for d, score in page)
         return Ranking(out, total, frozenset(hl))
 
+    def identical(self) -> Any:
+        """The groups of identical passages (:class:`kb.engine.identical.Identical`),
+        from the ranking arrays (read for this when Whoosh's scorer ranks), or None
+        when the index holds no two identical passages."""
+        if self._ident is None:
+            rk = self.ranker
+            if rk is None:
+                from .. import search as _s
+                from .ranker import Ranker
+
+                rk = Ranker(self.reader, self.ix.storage.folder, _s.K1, _s.B)
+            self._ident = rk.identical()
+        return self._ident if self._ident.ngroups else None
+
+    def _also(self, ident: Any, d: int) -> tuple[Passage, ...]:
+        """The other passages holding passage ``d``'s text, by document and place."""
+        if ident is None:
+            return ()
+        stored = self.searcher.stored_fields
+        out = [passage_from_stored(stored(m)) for m in ident.members(d).tolist() if m != d]
+        out.sort(key=lambda p: (p.doc, p.ordinal))
+        return tuple(out)
+
     def _rank_whoosh(self, words_text: str, q_and: Any, q_or: Any, filt: Any,
-                     want: int | None, group: bool, q_first: Any = None
+                     want: int | None, group: bool, q_first: Any = None,
+                     ident: Any = None
                      ) -> tuple[list[tuple[int, float]], int, dict[int, int]]:
         """The tiers ranked by Whoosh's scorer (for queries the array ranker does not take).
-        ``q_first``: the first passage of each document it matches goes on top."""
+        ``q_first``: the first passage of each document it matches goes on top.
+
+        With ``ident`` (the index holds identical passages), every match is ranked
+        and identical ones collapsed as the array ranker does (:meth:`_collapse`)."""
         from .query import phrase_query
 
+        if ident is not None:
+            want = None
         searcher, reader = self.searcher, self.reader
         # Whoosh's own optimisations: with a limit, optimize=False still prunes the OR
         # tree as the top hits fill and then trusts its own (too low) count, so the
@@ -181,6 +212,7 @@ class WhooshReader(EngineReader):
         # ranks what the array ranker does not take, and KB_RANKER=whoosh.
         and_results = searcher.search(q_and, limit=want, filter=filt)
         ranked: list[tuple[int, float]] = [(r.docnum, r.score) for r in and_results]
+        tier = dict.fromkeys((d for d, _ in ranked), 1)
         total = len(and_results)
         q_phrase = phrase_query(searcher.schema, words_text, reader) if total > 1 else None
         if q_phrase is not None:
@@ -189,6 +221,7 @@ class WhooshReader(EngineReader):
                            searcher.search(q_phrase, limit=want, filter=filt)]
             if phrase_hits:
                 seen = {d for d, _ in phrase_hits}
+                tier.update(dict.fromkeys(seen, 2))
                 ranked = phrase_hits + [(d, sc) for d, sc in ranked if d not in seen]
         if q_or != q_and:
             or_results = searcher.search(q_or, limit=None if want is None else want + len(ranked),
@@ -201,8 +234,12 @@ class WhooshReader(EngineReader):
             if firsts:
                 scores = dict(ranked)
                 lifted = set(firsts)
+                tier.update(dict.fromkeys(firsts, 3))  # above the phrase tier
                 ranked = [(d, scores.get(d, 0.0)) for d in firsts] + \
                     [(d, sc) for d, sc in ranked if d not in lifted]
+        if ident is not None:
+            ranked = self._collapse(ranked, tier, ident)
+            total = len(ranked)
         more: dict[int, int] = {}
         if group:
             by_doc: dict[str, int] = {}
@@ -236,6 +273,26 @@ class WhooshReader(EngineReader):
                 seen.add(doc)
                 out.append(d)
         return out
+
+    def _collapse(self, ranked: list[tuple[int, float]], tier: dict[int, int],
+                  ident: Any) -> list[tuple[int, float]]:
+        """Every match ``ranked``, one passage per text (as
+        :meth:`kb.engine.identical.Identical.collapse`): the best ranked (tier,
+        then score), ties by document id, then by number; in rank order."""
+        names = self._names()
+        gid = ident.gid
+        best: dict[int, tuple[tuple[int, float, bytes, int], float]] = {}
+        out: list[tuple[tuple[int, float, bytes, int], float]] = []
+        for d, sc in ranked:
+            k = (-tier.get(d, 0), -sc, names.get(d, "").encode("utf-8", "surrogatepass"), d)
+            g = int(gid[d])
+            if g < 0:
+                out.append((k, sc))
+            elif g not in best or k < best[g][0]:
+                best[g] = (k, sc)
+        out += best.values()
+        out.sort(key=lambda e: (e[0][0], e[0][1], e[0][3]))
+        return [(k[3], sc) for k, sc in out]
 
     def _names(self) -> dict[int, str]:
         """Passage number -> document id for the whole index, read once from the ``doc``
