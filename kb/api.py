@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +150,20 @@ AUTO_UPDATE_MAX_BYTES = 1 << 20
 VERIFY_MAX_BYTES = 32 << 20
 
 
+class _Held:
+    """An open generation and the calls using it now (see :class:`KnowledgeBase`)."""
+
+    __slots__ = ("gen", "users", "retired", "closed", "binding")
+
+    def __init__(self, gen: _store.Generation) -> None:
+        self.gen = gen
+        self.users = 0  #: calls reading it now
+        self.retired = False  #: replaced (or the KnowledgeBase closed): close when unused
+        self.closed = False
+        #: how the corpus folder matched this generation's index (None: not checked yet)
+        self.binding: _store.Binding | None = None
+
+
 class KnowledgeBase:
     """A corpus folder and its index.
 
@@ -156,6 +172,20 @@ class KnowledgeBase:
     :param corpus_prefix: how citations name the corpus folder (``Settings.corpus_prefix``
         from :func:`kb.config.resolve`); default: relative to the working directory
         when the corpus is inside it, else absolute.
+
+    **Threads.**  One KnowledgeBase can serve the threads of a web server at once:
+    every method may be called from any thread, concurrently, while an update runs
+    (here, in another thread or another process).  Each call takes the current
+    generation (an open :class:`kb.store.Generation`) under a short lock and
+    holds it (a count of users) until it returns, so the whole answer comes from
+    one version of the index.  When a call finds that version out of date (an
+    update committed), it opens the newest (one thread opens, the others wait for
+    it) and the next calls use that: no restart.  The replaced generation is closed
+    when the last call using it returns, never under a running search.  The
+    engine reader itself is shared by the threads without a lock: kb's Whoosh
+    reader reads its files through memory maps with a read position per thread
+    (:mod:`kb.engine.sharedfile`; Whoosh's own file objects are not safe to share)
+    and its caches fill the same values whichever thread comes first.
     """
 
     def __init__(self, corpus: str | os.PathLike[str] = "corpus",
@@ -164,7 +194,9 @@ class KnowledgeBase:
         self.corpus = Path(corpus).absolute()
         self.index = Path(index).absolute()
         self.corpus_prefix = corpus_prefix
-        self._gen: _store.Generation | None = None
+        self._held: _Held | None = None  #: the current generation
+        self._lock = threading.Lock()  #: guards _held, the users counts, binding
+        self._opening = threading.Lock()  #: one thread opens (or checks) a generation
         #: how the corpus folder matched the corpus the open index records
         self.binding: _store.Binding | None = None
 
@@ -177,18 +209,22 @@ class KnowledgeBase:
 
     def update(self, rebuild: bool = False,
                progress: _index.Progress | None = None) -> IndexReport:
-        """Bring the index in step with the corpus; returns what changed."""
-        self.close()
-        return _index.update(self.index, self.corpus, rebuild=rebuild, progress=progress)
+        """Bring the index in step with the corpus; returns what changed.
+
+        Calls in other threads keep reading the generation they hold meanwhile; the
+        next call after the update reads the new one (an update that fails leaves the
+        index as it was)."""
+        report = _index.update(self.index, self.corpus, rebuild=rebuild, progress=progress)
+        self._changed()
+        return report
 
     def has_index(self) -> bool:
         return _store.read_marker(self.index) is not None
 
     def close(self) -> None:
-        if self._gen is not None:
-            self._gen.close()
-        self._gen = None
-        self.binding = None
+        """Release the open generation (at once, or when the calls using it in other
+        threads return); a later call opens the index again."""
+        self._changed()
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -196,52 +232,165 @@ class KnowledgeBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self, bind: bool = True, ranker: bool = False) -> _store.Generation:
-        """The open generation; with ``bind``, only if the corpus folder is the one
-        the index was built from (else the error says so); ``ranker``: ready for
-        ranked searches (for Whoosh, the array ranker: :mod:`kb.engine.ranker`)."""
-        gen = self._gen
-        if gen is not None:
-            if gen.engine.up_to_date() and (gen.engine.ranks or not ranker):
-                if bind and self.binding is None:
-                    self._bind(gen)
-                return gen
-            self.close()
+    # -- the open generation, shared by threads ---------------------------------
+
+    @property
+    def _gen(self) -> _store.Generation | None:
+        h = self._held
+        return None if h is None else h.gen
+
+    def _changed(self) -> None:
+        """The index changed (or is being closed): the current generation is retired."""
+        with self._lock:
+            h = self._held
+            close = h is not None and self._retire_locked(h)
+        if close:
+            h.gen.close()  # type: ignore[union-attr]
+
+    def _retire_locked(self, h: _Held) -> bool:
+        """Retire ``h`` (lock held); True when the caller must close it now (unused)."""
+        if self._held is h:
+            self._held = None
+            self.binding = None
+        h.retired = True
+        if h.users == 0 and not h.closed:
+            h.closed = True
+            return True
+        return False
+
+    def _release(self, h: _Held) -> None:
+        with self._lock:
+            h.users -= 1
+            close = h.retired and h.users == 0 and not h.closed
+            if close:
+                h.closed = True
+        if close:
+            h.gen.close()
+
+    def _acquire(self, bind: bool = True, ranker: bool = False) -> _Held:
+        """The current generation for one call (its users counted: :meth:`_release` it).
+
+        Opens the newest generation when there is none, or the current one is out
+        of date (an update committed) or not ready for ``ranker``; with ``bind``,
+        only if the corpus folder is the one the index was built from (else the
+        error says so; see :meth:`_bind`)."""
+        while True:
+            with self._lock:
+                h = self._held
+                if h is not None:
+                    h.users += 1
+            if h is not None:
+                try:
+                    eng = h.gen.engine
+                    fresh = (eng.ranks or not ranker) and eng.up_to_date()
+                except BaseException:
+                    self._release(h)
+                    raise
+                if fresh:
+                    break
+                self._release(h)
+            with self._opening:
+                if self._held is not h:
+                    continue  # another thread opened a newer one meanwhile
+                h = self._open_newest(ranker or (h is not None and h.gen.engine.ranks),
+                                      bind)
+                break
+        if bind and h.binding is None:
+            try:
+                self._bind(h)
+            except BaseException:
+                self._release(h)
+                raise
+        return h
+
+    def _open_newest(self, ranker: bool, bind: bool) -> _Held:
+        """Open the current generation of the index and make it the one calls use
+        (``self._opening`` held); returned with this call counted as a user."""
         try:
             gen = _store.open_generation(self.index, load_table=False, ranker=ranker)
         except IndexMissing:
             if bind:  # "run `kb index`" is no advice without a corpus folder
                 _store.require_corpus(self.corpus)
             raise
-        self._gen = gen
-        if bind:
-            self._bind(gen)
-        return gen
+        new = _Held(gen)
+        new.users = 1
+        with self._lock:
+            old = self._held
+            close = old is not None and self._retire_locked(old)
+            self._held = new
+        if close:
+            old.gen.close()  # type: ignore[union-attr]
+        return new
 
-    def _bind(self, gen: _store.Generation) -> None:
-        """Check the corpus folder against the index (:func:`kb.store.check_corpus`);
-        a corpus moved with its index, or an older kb's index, records its folder
-        when the index can be written now (else it is simply checked each time)."""
+    @contextmanager
+    def _using(self, bind: bool = True, ranker: bool = False) -> Iterator[_store.Generation]:
+        """The current generation, held for the ``with`` block (see :meth:`_acquire`)."""
+        h = self._acquire(bind, ranker)
         try:
-            b = _store.check_corpus(self.index, gen.marker, self.corpus, lambda: gen.table)
+            yield h.gen
+        finally:
+            self._release(h)
+
+    def _acquire_table(self, bind: bool = True) -> tuple[_Held, _store.FileTable]:
+        """:meth:`_acquire` with the generation's file table (read now if not read yet)."""
+        h = self._acquire(bind)
+        try:
+            return h, h.gen.table
+        except OSError:  # a writer replaced the generation since it was opened
+            with self._lock:
+                close = self._retire_locked(h)
+            assert not close  # this call still uses it
+            self._release(h)
         except BaseException:
-            self.close()
+            self._release(h)
             raise
-        if b.rerecord:
-            rec = _store.record_corpus(self.index, self.corpus)
-            if rec is not None:
-                b = _store.Binding(rec["path"], rec["id"], same_path=True)
-        self.binding = b
+        h = self._acquire(bind)
+        try:
+            return h, h.gen.table
+        except BaseException:
+            self._release(h)
+            raise
+
+    @contextmanager
+    def _using_table(self, bind: bool = True
+                     ) -> Iterator[tuple[_store.Generation, _store.FileTable]]:
+        h, table = self._acquire_table(bind)
+        try:
+            yield h.gen, table
+        finally:
+            self._release(h)
+
+    def _open(self, bind: bool = True, ranker: bool = False) -> _store.Generation:
+        """The current generation, not held (for a caller in one thread: a call in
+        another thread may close it once an update replaced it)."""
+        h = self._acquire(bind, ranker)
+        self._release(h)
+        return h.gen
 
     def _open_table(self) -> tuple[_store.Generation, _store.FileTable]:
-        """The open generation and its file table (read now if not read yet)."""
-        gen = self._open()
-        try:
-            return gen, gen.table
-        except OSError:  # a writer replaced the generation since we opened it
-            self.close()
-            gen = self._open()
-            return gen, gen.table
+        """The current generation and its file table, not held (as :meth:`_open`)."""
+        h, table = self._acquire_table()
+        self._release(h)
+        return h.gen, table
+
+    def _bind(self, h: _Held) -> None:
+        """Check the corpus folder against the index (:func:`kb.store.check_corpus`);
+        a corpus moved with its index, or an older kb's index, records its folder
+        when the index can be written now (else it is simply checked each time).
+        Once per generation (a failed check is made again by the next call)."""
+        with self._opening:
+            if h.binding is not None:
+                return
+            gen = h.gen
+            b = _store.check_corpus(self.index, gen.marker, self.corpus, lambda: gen.table)
+            if b.rerecord:
+                rec = _store.record_corpus(self.index, self.corpus)
+                if rec is not None:
+                    b = _store.Binding(rec["path"], rec["id"], same_path=True)
+            h.binding = b
+            with self._lock:
+                if self._held is h:
+                    self.binding = b
 
     # -- queries -------------------------------------------------------------
 
@@ -260,14 +409,20 @@ class KnowledgeBase:
         query's hits and says so in ``corrected_query`` (``correct=False``: never)."""
         from .search import Filters, search
 
-        gen = self._open(ranker=True)
-        return search(gen.engine, query, limit=limit, offset=offset,
-                      filters=Filters(doc=doc, section=section, since=since, until=until),
-                      group=group, path_prefix=self._prefix(), correct=correct, dedup=dedup)
+        with self._using(ranker=True) as gen:
+            return search(gen.engine, query, limit=limit, offset=offset,
+                          filters=Filters(doc=doc, section=section, since=since, until=until),
+                          group=group, path_prefix=self._prefix(), correct=correct,
+                          dedup=dedup)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""
-        p = self._open().engine.passage(passage_id)
+        with self._using() as gen:
+            return self._passage(gen, passage_id)
+
+    @staticmethod
+    def _passage(gen: _store.Generation, passage_id: str) -> Passage:
+        p = gen.engine.passage(passage_id)
         if p is None:
             raise PassageNotFound(
                 f"no passage {passage_id!r}; ids look like 'report.txt#3' "
@@ -277,26 +432,26 @@ class KnowledgeBase:
 
     def context(self, passage_id: str, n: int = 1) -> list[Passage]:
         """The passage and up to ``n`` passages before and after it, in order."""
-        p = self.passage(passage_id)
-        out = []
-        for k in range(p.ordinal - n, p.ordinal + n + 1):
-            if k < 1:
-                continue
-            if k == p.ordinal:
-                out.append(p)
-                continue
-            try:
-                out.append(self.passage(f"{p.doc}#{k}"))
-            except PassageNotFound:
-                pass
-        return out
+        with self._using() as gen:
+            p = self._passage(gen, passage_id)
+            out = []
+            for k in range(p.ordinal - n, p.ordinal + n + 1):
+                if k < 1:
+                    continue
+                if k == p.ordinal:
+                    out.append(p)
+                    continue
+                q = gen.engine.passage(f"{p.doc}#{k}")
+                if q is not None:
+                    out.append(q)
+            return out
 
     # -- references (kb show, kb export --ids / --from) ------------------------
 
-    def _resolver(self) -> Any:
+    def _resolver(self, gen: _store.Generation) -> Any:
         from .refs import Resolver
 
-        return Resolver(self._open().engine, self._prefix(), self.corpus)
+        return Resolver(gen.engine, self._prefix(), self.corpus)
 
     def resolve(self, ref: str) -> Passage:
         """The passage a reference names: a short ref (``29ktg6``), a passage id
@@ -313,23 +468,25 @@ class KnowledgeBase:
 
     def resolve_all(self, ref: str) -> list[Passage]:
         """Every passage a reference names, in order (consecutive passages of one document)."""
-        return self._resolver().resolve(ref)  # type: ignore[no-any-return]
+        with self._using() as gen:
+            return self._resolver(gen).resolve(ref)  # type: ignore[no-any-return]
 
     def show(self, refs: list[str] | tuple[str, ...], context: int = 0) -> Shown:
         """``kb show``: the passages the references name, and with ``context`` up to
         that many passages before and after each, in order, each passage once."""
-        res = self._resolver()
         named: list[Passage] = []
         shown: list[Passage] = []
         seen: set[str] = set()
-        for run in res.resolve_many(list(refs)):
-            named += [p for p in run if p.id not in {q.id for q in named}]  # a few at most
-            doc = res._passages(run[0].doc)
-            lo, hi = run[0].ordinal - context, run[-1].ordinal + context
-            for p in doc:
-                if lo <= p.ordinal <= hi and p.id not in seen:
-                    seen.add(p.id)
-                    shown.append(p)
+        with self._using() as gen:
+            res = self._resolver(gen)
+            for run in res.resolve_many(list(refs)):
+                named += [p for p in run if p.id not in {q.id for q in named}]  # a few at most
+                doc = res._passages(run[0].doc)
+                lo, hi = run[0].ordinal - context, run[-1].ordinal + context
+                for p in doc:
+                    if lo <= p.ordinal <= hi and p.id not in seen:
+                        seen.add(p.id)
+                        shown.append(p)
         return Shown(named=named, passages=shown)
 
     def chosen(self, refs: list[str] | tuple[str, ...]) -> SearchResult:
@@ -342,7 +499,8 @@ class KnowledgeBase:
         import time
 
         t0 = time.perf_counter()
-        passages = [p for run in self._resolver().resolve_many(list(refs)) for p in run]
+        with self._using() as gen:
+            passages = [p for run in self._resolver(gen).resolve_many(list(refs)) for p in run]
         return self._selection(passages, [0.0] * len(passages), "", None,
                                ("chosen passages",), t0)
 
@@ -371,15 +529,16 @@ class KnowledgeBase:
             except OSError as e:
                 raise KbError(f"cannot read {name}: {e.strerror or e}") from None
         saved = saved_hits(text, name)
-        res = self._resolver()
         passages, scores = [], []
-        for key, score in saved.hits:
-            try:
-                run = res.resolve(key)
-            except PassageNotFound as e:
-                raise PassageNotFound(f"{name}: {e}") from None
-            passages += run
-            scores += [score] * len(run)
+        with self._using() as gen:
+            res = self._resolver(gen)
+            for key, score in saved.hits:
+                try:
+                    run = res.resolve(key)
+                except PassageNotFound as e:
+                    raise PassageNotFound(f"{name}: {e}") from None
+                passages += run
+                scores += [score] * len(run)
         return self._selection(passages, scores, saved.query, saved.corrected_query,
                                saved.filters, t0)
 
@@ -405,7 +564,8 @@ class KnowledgeBase:
 
     def passages(self) -> list[Passage]:
         """Every passage, in document order."""
-        out = list(self._open().engine.passages())
+        with self._using() as gen:
+            out = list(gen.engine.passages())
         out.sort(key=lambda p: (p.doc, p.ordinal))
         return out
 
@@ -417,21 +577,24 @@ class KnowledgeBase:
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents, by id; a file with exactly the same content (bytes)
         as another names the first of them by id in ``duplicate_of``."""
-        _, table = self._open_table()
-        prefix = self._prefix()
-        first = _first_copies(table)
-        return [
-            DocumentInfo(id=k, title=e.title, date=e.date, format=e.format,
-                         passages=e.passages, path=prefix + k, symbol=e.symbol,
-                         duplicate_of=first.get(k))
-            for k, e in sorted(table.files.items())
-        ]
+        with self._using_table() as (_, table):
+            prefix = self._prefix()
+            first = _first_copies(table)
+            return [
+                DocumentInfo(id=k, title=e.title, date=e.date, format=e.format,
+                             passages=e.passages, path=prefix + k, symbol=e.symbol,
+                             duplicate_of=first.get(k))
+                for k, e in sorted(table.files.items())
+            ]
 
     def staleness(self) -> Staleness:
         """Files new, changed (by content) or deleted since the last update."""
+        with self._using_table() as (_, table):  # the corpus folder is checked there
+            return self._staleness(table)
+
+    def _staleness(self, table: _store.FileTable) -> Staleness:
         from .corpus import walk
 
-        _, table = self._open_table()  # the corpus folder is checked there
         files = walk(self.corpus).files
         p = _store.plan(files, table)
         # files the last update could not index are reported as skipped, not as new
@@ -450,13 +613,13 @@ class KnowledgeBase:
         in place are then not noticed here; ``kb status`` and ``kb index`` always
         check every file.
         """
-        gen = self._open()
-        if self._small_table(gen):
-            return self.staleness()
-        try:
-            since = _store.table_updated(gen)
-        except OSError:
-            return self.staleness()
+        with self._using() as gen:
+            if self._small_table(gen):
+                return self.staleness()
+            try:
+                since = _store.table_updated(gen)
+            except OSError:
+                return self.staleness()
         from .corpus import changed_folders
 
         return Staleness(folders=changed_folders(self.corpus, since))
@@ -493,8 +656,8 @@ class KnowledgeBase:
 
         t0 = time.perf_counter()
         filters = Filters(doc=doc, section=section, since=since, until=until)
-        gen = self._open(ranker=True)
-        ranking = gen.engine.search(SearchRequest("", (), filters, 0, None))
+        with self._using(ranker=True) as gen:
+            ranking = gen.engine.search(SearchRequest("", (), filters, 0, None))
         ranked = sorted(ranking.ranked, key=lambda r: (r.passage.doc, r.passage.ordinal))
         page = ranked[offset:offset + limit if limit else None]
         prefix = self._prefix()
@@ -518,18 +681,42 @@ class KnowledgeBase:
 
         :raises IndexMissing, CorpusNotFound, CorpusMismatch: as :meth:`search`.
         """
-        gen = self._open(ranker=True)  # opened once, for the search that follows
-        if not self._small_table(gen):
-            from .corpus import changed_folders
+        with self._using(ranker=True) as gen:  # opened once, for the search that follows
+            if not self._small_table(gen):
+                from .corpus import changed_folders
 
-            folders = changed_folders(self.corpus, _store.table_updated(gen))
-            if not folders:
-                return Refresh(Staleness(), "current")
-            if not update:
-                return Refresh(Staleness(folders=folders), "off")
+                folders = changed_folders(self.corpus, _store.table_updated(gen))
+                if not folders:
+                    return Refresh(Staleness(), "current")
+                if not update:
+                    return Refresh(Staleness(folders=folders), "off")
+            with self._using_table() as (gen, table):
+                out, run = self._refresh_plan(table, update, max_files, max_bytes)
+                if not run:
+                    return out
+                if not (os.access(self.index, os.W_OK) and os.access(gen.dir, os.W_OK)):
+                    out.action, out.reason = "read-only", "permission denied"
+                    return out
+        try:
+            out.report = _index.update(self.index, self.corpus, progress=progress,
+                                       by_search=True)
+        except IndexLocked as e:
+            out.action, out.reason = "locked", str(e).split(";")[0]
+            return out
+        except IndexWriteFailed as e:
+            cause = e.__cause__
+            out.action = "read-only"
+            out.reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(e)
+            return out
+        self._changed()
+        out.action = "updated" if out.stale.count else "current"  # else only mtimes were recorded
+        return out
+
+    def _refresh_plan(self, table: _store.FileTable, update: bool, max_files: int,
+                      max_bytes: int) -> tuple[Refresh, bool]:
+        """What :meth:`refresh` finds, and whether it should update the index."""
         from .corpus import walk
 
-        _, table = self._open_table()
         files = walk(self.corpus).files
         p = _store.plan(files, table, verify=False)
         touched = len(p.change)
@@ -542,30 +729,14 @@ class KnowledgeBase:
         n_bytes = sum(f.size for f in p.add + p.change)
         out = Refresh(stale, "current", files=n_files, bytes=n_bytes)
         if not stale.count and touched == len(p.change):
-            return out  # nothing changed (files that failed before are not retried here)
+            return out, False  # nothing changed (files that failed before are not retried here)
         if not update:
             out.action = "off" if stale.count else "current"
-            return out
+            return out, False
         if n_files > max_files or n_bytes > max_bytes:
             out.action = "too-large"
-            return out
-        if not (os.access(self.index, os.W_OK) and os.access(gen.dir, os.W_OK)):
-            out.action, out.reason = "read-only", "permission denied"
-            return out
-        try:
-            self.close()
-            out.report = _index.update(self.index, self.corpus, progress=progress,
-                                       by_search=True)
-        except IndexLocked as e:
-            out.action, out.reason = "locked", str(e).split(";")[0]
-            return out
-        except IndexWriteFailed as e:
-            cause = e.__cause__
-            out.action = "read-only"
-            out.reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(e)
-            return out
-        out.action = "updated" if stale.count else "current"  # else only mtimes were recorded
-        return out
+            return out, False
+        return out, True
 
     def _small_table(self, gen: _store.Generation) -> bool:
         """Is the file table small enough to check every file before each search?"""
@@ -580,7 +751,7 @@ class KnowledgeBase:
         corpus or another corpus's index (:attr:`Status.problem` says so)."""
         st = Status(corpus=str(self.corpus), index=str(self.index), exists=False)
         try:
-            gen = self._open(bind=False)
+            h, t = self._acquire_table(bind=False)
         except IndexMissing:
             try:
                 _store.require_corpus(self.corpus)
@@ -588,11 +759,12 @@ class KnowledgeBase:
                 st.problem = str(e)
             return st
         try:
-            t = gen.table
-        except OSError:  # a writer replaced the generation since we opened it
-            self.close()
-            gen = self._open(bind=False)
-            t = gen.table
+            return self._status(st, h, t)
+        finally:
+            self._release(h)
+
+    def _status(self, st: Status, h: _Held, t: _store.FileTable) -> Status:
+        gen = h.gen
         st.exists = True
         st.documents = len(t.files)
         st.passages = sum(e.passages for e in t.files.values())
@@ -605,11 +777,11 @@ class KnowledgeBase:
         rec = _store.recorded_corpus(gen.marker)
         st.corpus_recorded, st.corpus_id = (rec["path"], rec.get("id")) if rec else (None, None)
         try:
-            self._open()  # checks the corpus folder against the index
+            self._bind(h)  # checks the corpus folder against the index
         except (CorpusNotFound, CorpusMismatch) as e:
             st.problem = str(e)
             return st
-        if self.binding is not None:
-            st.corpus_recorded, st.corpus_id = self.binding.recorded, self.binding.corpus_id
-        st.stale = self.staleness()
+        if h.binding is not None:
+            st.corpus_recorded, st.corpus_id = h.binding.recorded, h.binding.corpus_id
+        st.stale = self._staleness(t)
         return st

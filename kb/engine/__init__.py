@@ -89,7 +89,12 @@ class OpenFailed(Exception):
 
 
 class EngineReader(ABC):
-    """An open, consistent view of one generation of an index."""
+    """An open, consistent view of one generation of an index.
+
+    One reader serves the threads of a server at once: its methods may be called
+    concurrently from several threads (the Whoosh reader reads its files through
+    :mod:`kb.engine.sharedfile` for that); :meth:`close` is called only once no call
+    is running (:class:`kb.KnowledgeBase` counts its users)."""
 
     #: the engine's version number of this view (the file table ``files-<N>.json``
     #: that belongs to it, see :mod:`kb.store`)

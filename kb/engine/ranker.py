@@ -117,8 +117,10 @@ class Ranker:
                 m = np.array([names.setdefault(nm, len(names)) for nm in p.docnames()]
                              or [0], np.int32)
                 out[base:base + p.docs] = m[p.a["docord"]] if p.docs else 0
-            self._docord = out
+            # names first: a thread that sees ``_docord`` set (this reader is shared
+            # by a server's threads) must see the names too
             self._docnames = names
+            self._docord = out
         return self._docord, self._docnames  # type: ignore[return-value]
 
     def docrank(self) -> Any:

@@ -52,11 +52,15 @@ class WhooshEngine(Engine):
         return WhooshWriter(open_dir(str(folder)), folder)
 
     def open(self, folder: Path, ranker: bool = False, last_try: bool = False) -> EngineReader:
-        from whoosh.index import EmptyIndexError, open_dir
+        from whoosh.index import EmptyIndexError, FileIndex
+
+        from .sharedfile import MappedStorage
 
         ix = reader = None
         try:
-            ix = open_dir(str(folder))
+            # files mapped, read with a position per thread: one reader serves every
+            # thread of a server at once (kb/engine/sharedfile.py)
+            ix = FileIndex(MappedStorage(str(folder)), indexname="MAIN")
             reader = ix.reader()
             _open_lazy_files(reader)
             version = reader.generation()
@@ -395,8 +399,13 @@ class WhooshReader(EngineReader):
         return bool(self.searcher.up_to_date())
 
     def close(self) -> None:
+        """Release the files (unmapped now: never while a search uses this reader,
+        which :class:`kb.KnowledgeBase` ensures) and the arrays."""
         self.searcher.close()  # closes the reader
         self.ix.close()
+        self.ranker = None  # its arrays map the ranking-array files: unmapped when freed
+        self._ident = None
+        self._doc_names = None
 
 
 def _open_lazy_files(reader: Any) -> None:
