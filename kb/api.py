@@ -221,6 +221,23 @@ class KnowledgeBase:
     def has_index(self) -> bool:
         return _store.read_marker(self.index) is not None
 
+    def last_updated(self) -> float | None:
+        """When the index last changed (the time ``kb status`` shows as updated), read
+        from the end of the file table; None when there is no index (a POSIX time).
+
+        :raises CorpusNotFound, CorpusMismatch: as :meth:`search`.
+        """
+        try:
+            with self._using() as gen:
+                try:
+                    return _store.table_updated(gen) or None
+                except OSError:  # a writer replaced that version since: read the newest
+                    pass
+            with self._using_table() as (_, table):
+                return table.updated or None
+        except IndexMissing:
+            return None
+
     def close(self) -> None:
         """Release the open generation (at once, or when the calls using it in other
         threads return); a later call opens the index again."""

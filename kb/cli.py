@@ -781,6 +781,68 @@ def docs(fmt: str, corpus: str | None, index_: str | None) -> None:
     click.echo(docs_text(documents))
 
 
+@cli.command(short_help="Keep the index up to date as files change (Ctrl-C to stop).")
+@click.option("--debounce", type=click.FloatRange(0, 3600), default=1.0, show_default=True,
+              metavar="SECONDS",
+              help="Update once the folder has been quiet this long after a change.")
+@location_options
+def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
+    """Watch the corpus folder and update the index whenever files change.
+
+    Prints one line per update (time, files added +, changed ~ and removed -,
+    how long it took), so that `kb search` in another terminal never waits for
+    an update.  Several changes close together are one update (--debounce).
+    Hidden files, editor and system junk (~$report.docx, report.md~, .~lock
+    files) and files kb does not read start no update.  When another `kb index`
+    holds the index, the update is tried again a moment later.  Ctrl-C (or
+    SIGTERM) stops it cleanly, exit code 0; an update in progress is abandoned
+    and the index stays as it was.
+
+    \b
+    Examples:
+      kb watch
+      kb watch --corpus ~/reports --debounce 5
+    """
+    import signal
+    import time
+
+    from .api import display_prefix
+    from .render import safe_line, watch_line
+    from .watch import Watcher
+
+    kb = _kb(corpus, index_)
+    _ensure_index(kb, no_update=True)  # the first build shows its progress; no update yet
+
+    def now() -> str:
+        return dt.datetime.now().strftime("%H:%M:%S")
+
+    def updated(report: Any) -> None:
+        click.echo(watch_line(report, now()))
+
+    def failed(line: str) -> None:
+        _fail(_advise(f"{now()} error: {line}"))
+
+    w = Watcher(kb, debounce=debounce, on_update=updated, on_error=failed)
+    w.start()
+    shown = kb.corpus_prefix if kb.corpus_prefix is not None else display_prefix(kb.corpus)
+    click.echo(f"watching {safe_line(shown or './')} — Ctrl-C to stop")
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, terminate)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        _forget_unhandled_keyboard_interrupt()
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        w.stop()
+    _err("stopped watching")
+    return EXIT_OK
+
+
 def _safe_excepthook(etype: Any, value: Any, tb: Any) -> None:
     """``kb --debug`` tracebacks name files too: print them through kb.render.safe."""
     import traceback

@@ -346,3 +346,20 @@ def docs_text(docs: list[DocumentInfo]) -> str:
         lines.append(f"{safe(d.title)}\n   {symbol}{d.date or '(no date)'} · "
                      f"{_plural(d.passages, 'passage')} · {safe_line(d.path)}{same}")
     return "\n".join(lines)
+
+
+#: ``kb watch`` names the changed files when there are at most this many
+WATCH_NAMES = 3
+
+
+def watch_line(r: IndexReport, when: str) -> str:
+    """``kb watch``'s line for one update: ``12:03:41 updated: +1 ~2 -0 files (0.4 s)``,
+    then the files' names when there are at most :data:`WATCH_NAMES`."""
+    verb = "rebuilt" if r.rebuilt else "updated"
+    names = [f"+{n}" for n in r.added] + [f"~{n}" for n in r.updated] + \
+        [f"-{n}" for n in r.removed]
+    line = (f"{when} {verb}: +{len(r.added)} ~{len(r.updated)} -{len(r.removed)} "
+            f"files ({r.elapsed:.1f} s)")
+    if names and len(names) <= WATCH_NAMES:
+        line += ": " + ", ".join(safe_line(n) for n in names)
+    return line
