@@ -803,8 +803,9 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
       kb watch
       kb watch --corpus ~/reports --debounce 5
     """
+    import logging
     import signal
-    import time
+    import threading
 
     from .api import display_prefix
     from .render import safe_line, watch_line
@@ -816,11 +817,31 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
     def now() -> str:
         return dt.datetime.now().strftime("%H:%M:%S")
 
+    # the files not indexed so far: an update's line names those it could not index
+    known = {(s.id, s.reason) for s in kb.status().skipped}
+
+    done = threading.Event()  # set when the reader of stdout went away
+
     def updated(report: Any) -> None:
-        click.echo(watch_line(report, now()))
+        new = [s for s in report.skipped if (s.id, s.reason) not in known]
+        known.clear()
+        known.update((s.id, s.reason) for s in report.skipped)
+        try:
+            click.echo(_advise(watch_line(report, now(), new)))
+        except BrokenPipeError:  # `kb watch | head -3`: done, not an error
+            _drop_stdout()
+            done.set()
 
     def failed(line: str) -> None:
         _fail(_advise(f"{now()} error: {line}"))
+
+    # the lines above say it all; the watcher's log (with tracebacks) with --debug only
+    log = logging.getLogger("kb.watch")
+    if _debug():
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
+    else:
+        log.addHandler(logging.NullHandler())
+        log.propagate = False
 
     w = Watcher(kb, debounce=debounce, on_update=updated, on_error=failed)
     w.start()
@@ -832,8 +853,10 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
 
     old = signal.signal(signal.SIGTERM, terminate)
     try:
-        while True:
-            time.sleep(3600)
+        # a short wait, again and again: the kernel may hand Ctrl-C to another thread
+        # (the watcher's), and Python acts on it only when the main thread runs
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         _forget_unhandled_keyboard_interrupt()
     finally:

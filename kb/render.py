@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Collection
 from typing import IO, Any
 
-from .models import DocumentInfo, Hit, IndexReport, SearchResult
+from .models import DocumentInfo, Hit, IndexReport, SearchResult, Skipped
 
 # --------------------------------------------------------------------------- terminal safety
 
@@ -352,9 +352,10 @@ def docs_text(docs: list[DocumentInfo]) -> str:
 WATCH_NAMES = 3
 
 
-def watch_line(r: IndexReport, when: str) -> str:
+def watch_line(r: IndexReport, when: str, not_indexed: Collection[Skipped] = ()) -> str:
     """``kb watch``'s line for one update: ``12:03:41 updated: +1 ~2 -0 files (0.4 s)``,
-    then the files' names when there are at most :data:`WATCH_NAMES`."""
+    then the files' names when there are at most :data:`WATCH_NAMES`, and the files
+    this update could not index (``not_indexed``) and why."""
     verb = "rebuilt" if r.rebuilt else "updated"
     names = [f"+{n}" for n in r.added] + [f"~{n}" for n in r.updated] + \
         [f"-{n}" for n in r.removed]
@@ -362,4 +363,9 @@ def watch_line(r: IndexReport, when: str) -> str:
             f"files ({r.elapsed:.1f} s)")
     if names and len(names) <= WATCH_NAMES:
         line += ": " + ", ".join(safe_line(n) for n in names)
+    if not_indexed and len(not_indexed) <= WATCH_NAMES:
+        line += "; not indexed: " + ", ".join(f"{safe_line(s.id)} ({safe_line(s.reason)})"
+                                              for s in not_indexed)
+    elif not_indexed:
+        line += f"; {len(not_indexed)} files not indexed (see `kb status`)"
     return line

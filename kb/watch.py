@@ -228,25 +228,30 @@ class Watcher:
         try:
             report = self.kb.update(progress=progress)
         except _Stopped:
+            self._set(running=False)
             log.info("update abandoned: the watcher was stopped")
             return "stopped"
         except IndexLocked as e:
+            self._set(running=False)
             log.info("%s; trying again in %s s", _one_line(e), RETRY_LOCKED)
             return "locked"
         except Exception as e:  # noqa: BLE001 - recorded, never kills the thread
+            self._set(running=False)
             self._error(f"update failed: {_one_line(e)}", e)
             return "failed"
-        finally:
+        except BaseException:
             self._set(running=False)
+            raise
         changed = bool(report.added or report.updated or report.removed or report.rebuilt)
         if quiet_if_unchanged and not changed:
-            self._set(last_error=None)
+            self._set(running=False, last_error=None)
             return "done"
         try:
             updated = self.kb.last_updated()
         except Exception:  # noqa: BLE001 - the update itself succeeded
             updated = time.time()
-        with self._lock:
+        with self._lock:  # one step: a reader of the state never sees it half done
+            self._state["running"] = False
             self._state["updates"] += 1
             self._state["last_error"] = None
             self._state["last_update"] = _iso(updated) or self._state["last_update"]

@@ -87,6 +87,8 @@ def test_added_changed_and_deleted_files_reach_searches(kb, watcher):
              what="the moved file")
     (corpus / "new.md").unlink()
     wait_for(lambda: hits(kb, "basaltic") == 0, what="the deleted file")
+    # (a search sees an update as soon as it commits, the state a moment later)
+    wait_for(lambda: seen and seen[-1].removed == ["new.md"], what="on_update")
 
     st = w.state
     assert st["updates"] == len(seen) >= 4
@@ -112,7 +114,7 @@ def test_what_the_walk_ignores_starts_no_update(kb, watcher):
     w = watcher()
     corpus = kb.corpus
     (corpus / "real.md").write_text(_text("granite"), encoding="utf-8")
-    wait_for(lambda: hits(kb, "granite") == 1)
+    wait_for(lambda: w.state["updates"] == 1 and hits(kb, "granite") == 1)
     n = w.state["updates"]
     (corpus / ".hidden.md").write_text(_text("hidden"), encoding="utf-8")
     (corpus / ".git").mkdir()
@@ -168,9 +170,10 @@ def test_stop_is_prompt(kb, watcher):
     assert not w._thread.is_alive()
 
 
-def test_stop_abandons_a_running_update(kb, watcher):
+def test_stop_abandons_a_running_update(kb, watcher, tmp_path):
+    many = make_corpus(tmp_path / "many", files=800, sections=1, paras=2)
     w = watcher(debounce=0.05)
-    make_corpus(kb.corpus / "many", files=800, sections=1, paras=2)
+    os.rename(many, kb.corpus / "many")  # 800 files arrive at once: a long update
     wait_for(lambda: w.state["running"], what="the update to start")
     t0 = time.monotonic()
     w.stop()
@@ -204,8 +207,8 @@ def test_a_locked_index_is_tried_again(kb, watcher, monkeypatch, caplog):
     finally:
         release.set()
         t.join()
-    wait_for(lambda: hits(kb, "obsidian") == 1, what="the update after the lock")
-    assert w.state["updates"] == 1 and w.state["last_error"] is None
+    wait_for(lambda: w.state["updates"] == 1, what="the update after the lock")
+    assert hits(kb, "obsidian") == 1 and w.state["last_error"] is None
 
 
 def test_an_update_error_is_recorded_and_the_watcher_survives(kb, watcher, monkeypatch):
@@ -233,8 +236,8 @@ def test_an_update_error_is_recorded_and_the_watcher_survives(kb, watcher, monke
     assert errors[1] == "update failed: RuntimeError: a bug"
     assert w._thread.is_alive()
     (kb.corpus / "one.md").write_text(_text("peridot"), encoding="utf-8")
-    wait_for(lambda: hits(kb, "peridot") == 1, what="the next update")
-    assert w.state["last_error"] is None and w.state["updates"] == 1
+    wait_for(lambda: w.state["updates"] == 1, what="the next update")
+    assert hits(kb, "peridot") == 1 and w.state["last_error"] is None
 
 
 def test_start_needs_a_corpus_folder(tmp_path):
@@ -262,13 +265,21 @@ def test_a_watcher_builds_a_missing_index(tmp_path):
 # -- kb watch -------------------------------------------------------------------
 
 
-def _readline(p: subprocess.Popen[str], timeout: float = 20.0) -> str:
+def _default_sigint() -> None:
+    """In the child: Ctrl-C acts (a test run in the background, `pytest &`, passes
+    SIGINT on as ignored, and Python then leaves it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _readline(p: subprocess.Popen[str], timeout: float = 20.0, stream: object = None) -> str:
+    """The next line of ``p``'s stdout (or ``stream``), waiting at most ``timeout``."""
+    f = p.stdout if stream is None else stream
     sel = selectors.DefaultSelector()
-    sel.register(p.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
+    sel.register(f, selectors.EVENT_READ)  # type: ignore[arg-type]
     try:
         if not sel.select(timeout):
             raise AssertionError("no line from kb watch")
-        return p.stdout.readline()  # type: ignore[union-attr]
+        return f.readline()  # type: ignore[union-attr, no-any-return]
     finally:
         sel.close()
 
@@ -280,7 +291,7 @@ def test_kb_watch_prints_updates_and_stops_cleanly(kb, sig):
         [sys.executable, "-m", "kb", "watch", "--debounce", "0.1",
          "--corpus", str(kb.corpus), "--index", str(kb.index)],
         cwd=kb.corpus.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=_default_sigint)
     try:
         assert _readline(p) == "watching corpus/ — Ctrl-C to stop\n"
         (kb.corpus / "new\x1b[31m.md").write_text(_text("feldspar"), encoding="utf-8")
@@ -289,12 +300,16 @@ def test_kb_watch_prints_updates_and_stops_cleanly(kb, sig):
                             r"\+new␛\[31m\.md\n", line), line
         (kb.corpus / "new\x1b[31m.md").unlink()
         assert re.fullmatch(r"\d\d:\d\d:\d\d updated: \+0 ~0 -1 files .*\n", _readline(p))
+        (kb.corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+        line = _readline(p)  # a file it could not index is named, with the reason
+        assert re.fullmatch(r"\d\d:\d\d:\d\d updated: \+0 ~0 -0 files \(\d+\.\d s\); "
+                            r"not indexed: broken\.pdf \(.+\)\n", line), line
         p.send_signal(sig)
         out, err = p.communicate(timeout=10)
     finally:
         if p.poll() is None:
             p.kill()
-            p.wait()
+            p.communicate()
     assert p.returncode == 0
     assert out == ""
     assert err == "stopped watching\n"
@@ -319,3 +334,48 @@ def test_import_kb_and_help_load_no_watchfiles():
     mods = loaded(_CLI.format(args=["watch", "--help"]))
     assert "kb.cli" in mods
     assert not {m for m in mods if m.startswith(("watchfiles", "anyio", "kb.watch"))}
+
+
+def _kb_watch(kb: KnowledgeBase) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "kb", "watch", "--debounce", "0.1",
+         "--corpus", str(kb.corpus), "--index", str(kb.index)],
+        cwd=kb.corpus.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=_default_sigint)
+    assert _readline(p).startswith("watching ")
+    return p
+
+
+def test_kb_watch_prints_a_failed_update_as_one_line_and_goes_on(kb, tmp_path):
+    p = _kb_watch(kb)
+    try:
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "x.md").write_text(_text("zircon"), encoding="utf-8")
+        KnowledgeBase(other, kb.index).update(rebuild=True)  # the index now belongs to other/
+        (kb.corpus / "y.md").write_text(_text("topaz"), encoding="utf-8")
+        first = _readline(p, stream=p.stderr)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0
+    assert re.fullmatch(r"\d\d:\d\d:\d\d error: update failed: the index in .* was built "
+                        r"from .*other, not from .*corpus; .*\n", first), first
+    assert out == "" and err == "stopped watching\n"  # one line each, no traceback
+
+
+def test_kb_watch_ends_when_its_reader_goes_away(kb):
+    p = _kb_watch(kb)
+    try:
+        p.stdout.close()  # type: ignore[union-attr]  # as `kb watch | head -1`
+        (kb.corpus / "y.md").write_text(_text("topaz"), encoding="utf-8")
+        _, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0 and err == "stopped watching\n"
