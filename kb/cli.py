@@ -837,11 +837,11 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
 
     # the lines above say it all; the watcher's log (with tracebacks) with --debug only
     log = logging.getLogger("kb.watch")
+    log.propagate = _debug()
     if _debug():
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
-    else:
+    elif not log.handlers:
         log.addHandler(logging.NullHandler())
-        log.propagate = False
 
     w = Watcher(kb, debounce=debounce, on_update=updated, on_error=failed)
     w.start()
