@@ -812,7 +812,8 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
     from .watch import Watcher
 
     kb = _kb(corpus, index_)
-    _ensure_index(kb, no_update=True)  # the first build shows its progress; no update yet
+    if not kb.has_index():  # the first build shows its progress (changes: the watcher's)
+        _ensure_index(kb, no_update=True)
 
     def now() -> str:
         return dt.datetime.now().strftime("%H:%M:%S")
