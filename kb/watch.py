@@ -32,7 +32,9 @@ normal incremental update (:meth:`kb.KnowledgeBase.update`) after changes:
   :class:`kb.KnowledgeBase`, "Threads").
 * **Errors** (an unreadable folder, a full disk) are logged (logger
   ``kb.watch``) and kept in :attr:`Watcher.state` (``last_error``, one line,
-  cleared by the next update that succeeds); they never stop the watcher.
+  cleared by the next update that succeeds); they never stop the watcher.  A
+  corpus folder that goes away (moved, unmounted) is watched again, with a
+  catch-up update, once it is back.
 * :meth:`Watcher.stop` is prompt: watching stops within ``watchfiles``'
   50 ms step, and an update in progress is abandoned at its next file (the
   index stays as it was; the next start catches up).
@@ -170,11 +172,15 @@ class Watcher:
             self._state.update(kw)
 
     def _run(self) -> None:
+        said = None
         while not self._stop.is_set():
             try:
                 self._watch()
             except Exception as e:  # noqa: BLE001 - never kills the thread
-                self._error(f"cannot watch {self.kb.corpus}: {_one_line(e)}", e)
+                line = f"cannot watch {self.kb.corpus}: {_one_line(e)}"
+                if line != said:  # said once, tried again quietly
+                    self._error(line, e)
+                    said = line
                 self._stop.wait(RETRY_WATCH)
 
     def _watch(self) -> None:
@@ -213,6 +219,10 @@ class Watcher:
                 outcome = self._update()
                 if outcome == "stopped":
                     return
+                if outcome == "failed" and not os.path.isdir(self.kb.corpus):
+                    # the corpus folder was removed (or renamed): watch it again once
+                    # it is back, from the start (its catch-up update)
+                    raise FileNotFoundError("the folder is gone")
                 if outcome == "locked":
                     retry_at = time.monotonic() + RETRY_LOCKED
                 else:

@@ -379,3 +379,20 @@ def test_kb_watch_ends_when_its_reader_goes_away(kb):
             p.kill()
             p.communicate()
     assert p.returncode == 0 and err == "stopped watching\n"
+
+
+def test_a_corpus_folder_removed_and_restored_is_watched_again(kb, watcher, tmp_path):
+    errors: list[str] = []
+    w = watcher(on_error=errors.append)
+    corpus = kb.corpus
+    (corpus / "b.md").write_text(_text("beryllium"), encoding="utf-8")
+    wait_for(lambda: w.state["updates"] == 1)
+    os.rename(corpus, tmp_path / "away")  # moved away: the update fails, watching waits
+    wait_for(lambda: len(errors) >= 2, what="the errors")
+    time.sleep(0.5)
+    assert errors[0].startswith("update failed: corpus folder") and "does not exist" in errors[0]
+    assert errors[1].startswith("cannot watch") and len(errors) == 2  # said once
+    os.rename(tmp_path / "away", corpus)
+    (corpus / "c.md").write_text(_text("cadmium"), encoding="utf-8")
+    wait_for(lambda: hits(kb, "cadmium") == 1, what="watching again")
+    assert w._thread.is_alive()
