@@ -174,7 +174,7 @@ def test_threads_search_while_updates_run(tmp_path):
     errors = [e for s in seen for e in s.errors]
     assert errors == []
     assert len(states) >= 5
-    assert all(s.calls > 20 for s in seen)
+    assert all(s.calls > 5 for s in seen)
 
     # every answer comes whole from one committed state
     for s in seen:
