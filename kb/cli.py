@@ -773,10 +773,6 @@ def docs(fmt: str, corpus: str | None, index_: str | None) -> None:
     click.echo(docs_text(documents))
 
 
-#: ``kb serve --token``: long enough not to be guessed, and safe in a URL and a cookie
-_TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{16,200}")
-
-
 @cli.command(short_help="Serve the search as a web page and HTTP API.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0: any free port).")
@@ -815,8 +811,9 @@ def serve(port: int, host: str, token: str | None, allow_hosts: tuple[str, ...],
     import secrets
 
     from . import serve as srv
+    from .web import TOKEN_RE
 
-    if token is not None and not _TOKEN_RE.fullmatch(token):
+    if token is not None and not TOKEN_RE.fullmatch(token):
         raise click.UsageError("--token must be 16 to 200 letters, digits or - _ . ~ "
                                "(leave it out to have one generated)")
     local = srv.is_loopback(host)

@@ -80,6 +80,8 @@ SUMMARY_TTL = 60.0
 #: the hosts a server bound to loopback answers to (``Host`` header)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 COOKIE = "kb_token"
+#: an access token: long enough not to be guessed, safe in a URL and in a cookie
+TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{16,200}")
 
 CSP = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
@@ -811,6 +813,9 @@ def create_app(kb: KnowledgeBase, *, token: str | None = None,
     :param watch: keep the index fresh while serving (``kb.watch.Watcher``, when
         this kb has it), started and stopped with the app.
     """
+    if token is not None and not TOKEN_RE.fullmatch(token):
+        raise ValueError("the token must be 16 to 200 letters, digits or - _ . ~ "
+                         "(secrets.token_urlsafe() makes one)")
     web = Web(kb, watch)
 
     @asynccontextmanager

@@ -691,6 +691,14 @@ def test_token_is_required_when_set(site):
         assert c.get("/api/docs").status_code == 401
 
 
+def test_a_token_that_would_break_the_cookie_is_refused(site):
+    from kb.web import create_app
+
+    for bad in ("short", "a;b=c" * 5, "with space and more", "é" * 20):
+        with pytest.raises(ValueError, match="16 to 200"):
+            create_app(site["kb"], token=bad)
+
+
 def test_token_is_compared_in_constant_time(site, monkeypatch):
     from kb import web
 
@@ -746,7 +754,8 @@ def test_hostile_corpus_and_queries_render_as_text(client, site):
     from markupsafe import escape
 
     assert f'data-id="{escape(hostile.id)}"'.replace("\x1b", "&#x1b;") in pages["results2"]
-    assert text_of(within(li, "title")[0]) == '<script>alert("title")</script> "Report" & <b>more</b>'
+    assert text_of(within(li, "title")[0]) == \
+        '<script>alert("title")</script> "Report" & <b>more</b>'
     assert text_of(within(li, "section")[0]) == "Background <img src=x onerror=alert(3)>"
     snippet = text_of(within(li, "snippet")[0])
     assert "<script>alert('x')</script>" in snippet and "␛[31m" in snippet and "␇" in snippet
