@@ -749,30 +749,6 @@ def status(fmt: str, corpus: str | None, index_: str | None) -> int:
     return EXIT_OK
 
 
-@cli.command(short_help="List the indexed documents: title, date, passages, path.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-@location_options
-def docs(fmt: str, corpus: str | None, index_: str | None) -> None:
-    """List the indexed documents: title, date, passages, path.
-
-    \b
-    Examples:
-      kb docs
-      kb docs --format json
-    """
-    kb = _kb(corpus, index_)
-    documents = kb.documents()
-    if fmt == "json":
-        from .render import json_text
-
-        click.echo(json_text([d.to_dict() for d in documents], indent=2))
-        return
-    from .render import docs_text
-
-    click.echo(docs_text(documents))
-
-
 @cli.command(short_help="Serve the search as a web page and HTTP API.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0: any free port).")
@@ -839,6 +815,30 @@ def serve(port: int, host: str, token: str | None, allow_hosts: tuple[str, ...],
                        if open_browser else None)
     finally:
         sock.close()
+
+
+@cli.command(short_help="List the indexed documents: title, date, passages, path.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@location_options
+def docs(fmt: str, corpus: str | None, index_: str | None) -> None:
+    """List the indexed documents: title, date, passages, path.
+
+    \b
+    Examples:
+      kb docs
+      kb docs --format json
+    """
+    kb = _kb(corpus, index_)
+    documents = kb.documents()
+    if fmt == "json":
+        from .render import json_text
+
+        click.echo(json_text([d.to_dict() for d in documents], indent=2))
+        return
+    from .render import docs_text
+
+    click.echo(docs_text(documents))
 
 
 def _safe_excepthook(etype: Any, value: Any, tb: Any) -> None:
