@@ -405,7 +405,8 @@ class Guard:
                 r.headers["allow"] = ", ".join(ALLOWED_METHODS)
                 await r(scope, receive, send_with_headers)
                 return
-            if self.token is not None and not path.startswith("/static/"):
+            public = path.startswith("/static/") and ".." not in path  # no data in it
+            if self.token is not None and not public:
                 ok, from_query = self._authorized(scope, headers)
                 if not ok:
                     await self.error_page(

@@ -74,6 +74,8 @@ def site(tmp_path_factory: pytest.TempPathFactory):
     (corpus / "guides").mkdir(parents=True)
     (corpus / "guides" / "safe-workplaces.md").write_text(NESTED_MD, encoding="utf-8")
     (corpus / "peer-support.txt").write_text(PLAIN_TXT, encoding="utf-8")
+    (corpus / "copies").mkdir()
+    (corpus / "copies" / "peer-support.txt").write_text(PLAIN_TXT, encoding="utf-8")
     shutil.copy(SAMPLE, corpus / SAMPLE_ID)
     copy_sample_pdfs(corpus / "pdf")
     (corpus / HOSTILE_NAME).write_text(HOSTILE_TXT, encoding="utf-8")
@@ -237,6 +239,17 @@ def test_search_page_shows_hits_as_the_cli_does(client, site):
     assert add["tag"] == "button" and add["attrs"]["type"] == "button"
     nojs = within(first, "add-nojs")[0]
     assert nojs["attrs"]["href"] == "/annex?add=" + h0.id.replace("#", "%23")
+
+
+def test_identical_passages_show_where_else_they_are(client, site):
+    from kb.render import also_line
+
+    hit = [h for h in site["kb"].search("peer support networks").hits if h.also_in][0]
+    p = get_page(client, "/?q=peer+support+networks")
+    li = [h for h in p.find("li", class_="hit") if h["attrs"]["data-id"] == hit.id][0]
+    also = text_of(within(li, "also")[0])
+    other = "peer-support.txt" if hit.doc.startswith("copies/") else "copies/peer-support.txt"
+    assert also == also_line(hit) and f"corpus/{other}:" in also
 
 
 def test_pdf_hits_show_symbol_un_citation_and_link_the_page(client, site):
@@ -676,6 +689,10 @@ def test_token_is_required_when_set(site):
         assert c.get("/api/docs", headers={"authorization": f"Bearer {token}"}).status_code \
             == 200
         assert c.get("/static/kb.css").status_code == 200  # no data in it
+        for sneaky in ("/static/%2e%2e/api/docs", "/static/../api/docs",
+                       "/static/..%2Fapi%2Fdocs"):
+            r = c.get(sneaky)
+            assert r.status_code in (401, 404) and '"title":' not in r.text, sneaky
         assert "kb_token" not in c.cookies
         r = c.get(f"/?q=harassment&token={token}")
         assert r.status_code == 200 and "li class=\"hit\"" in r.text
@@ -1100,3 +1117,33 @@ def test_one_shot_commands_do_not_load_the_web_layer(tiny_corpus, tmp_path):
     mods = loaded(_CLI.format(args=args))
     assert "whoosh.searching" in mods and heavy(mods, web) == []
     assert heavy(loaded(_CLI.format(args=["serve", "--help"])), web) == []
+
+
+def test_a_served_corpus_stays_fresh_with_the_watcher(new_kb, tmp_path):
+    """With kb.watch (the "fresh" work): a file added while serving is found without
+    a restart, and the page and /api/status say when the index changed."""
+    pytest.importorskip("kb.watch")
+    from kb.web import create_app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SAMPLE, corpus / SAMPLE_ID)
+    kb = new_kb(corpus, tmp_path / "index")
+    kb.update()
+    with TestClient(create_app(kb, watch=True), base_url=BASE) as c:
+        assert c.get("/api/search?q=zyxwordnew&correct=0").json()["total"] == 0
+        before = c.get("/api/status").json()["watch"]
+        assert before["enabled"] is True
+        (corpus / "new.md").write_text("# New\n\nThe zyxwordnew policy arrived today.\n",
+                                       encoding="utf-8")
+        for _ in range(200):
+            r = c.get("/api/search?q=zyxwordnew&correct=0")
+            assert r.status_code == 200
+            if r.json()["total"]:
+                break
+            time.sleep(0.05)
+        assert r.json()["results"][0]["doc"] == "new.md"
+        st = c.get("/api/status").json()
+        assert st["documents"] == 2 and st["watch"]["last_update"]
+        hhmm = st["watch"]["last_update"][11:16]
+        assert f"index updated {hhmm}" in text_of(Page(c.get("/").text).one(id="freshness"))
