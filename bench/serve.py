@@ -483,7 +483,8 @@ def concurrency(a: argparse.Namespace, corpus: Path, index: Path,
     srv = Server(c_a, i_a, watch=a.update == "watcher")
     stop = threading.Event()
     lock = threading.Lock()
-    stats: dict[str, Any] = {"ok": 0, "failed": 0, "wrong": 0, "lat": [], "errors": [],
+    stats: dict[str, Any] = {"ok": 0, "failed": 0, "wrong": 0, "lat": [], "lat_api": [],
+                             "lat_page": [], "errors": [],
                              "wrong_examples": [], "by_state": [0, 0, 0]}
     events: list[tuple[float, str]] = []
     t_start = time.perf_counter()
@@ -529,6 +530,7 @@ def concurrency(a: argparse.Namespace, corpus: Path, index: Path,
                 got, good = repr(exc), False
             with lock:
                 stats["lat"].append(dt)
+                stats["lat_page" if page else "lat_api"].append(dt)
                 if good:
                     stats["ok"] += 1
                 else:
@@ -597,6 +599,11 @@ def concurrency(a: argparse.Namespace, corpus: Path, index: Path,
         "ok": stats["ok"], "failed": stats["failed"], "wrong": stats["wrong"],
         "errors": stats["errors"][:20], "wrong_examples": stats["wrong_examples"],
         "latency": [pct(lat, 0.5), pct(lat, 0.95), max(lat) if lat else float("nan")],
+        "latency_api": [pct(stats["lat_api"], 0.5), pct(stats["lat_api"], 0.95),
+                        max(stats["lat_api"], default=float("nan"))],
+        "latency_page": [pct(stats["lat_page"], 0.5), pct(stats["lat_page"], 0.95),
+                         max(stats["lat_page"], default=float("nan"))],
+        "requests_api": len(stats["lat_api"]), "requests_page": len(stats["lat_page"]),
         "events": events,
     })
     r["rps"] = r["requests"] / elapsed
@@ -641,10 +648,13 @@ def report(r: dict[str, Any]) -> str:
         C = r["concurrency"]
         out += [f"## (b) {C['clients']} clients for {C['duration_s']:.0f} s during an index update "
                 f"({C['mode']})", "",
-                "| requests | per second | failed | wrong results | latency p50 / p95 / max, ms |",
-                "|---|---|---|---|---|",
+                "| requests | per second | failed | wrong results | latency p50 / p95 / max, ms: "
+                "all | API | page |",
+                "|---|---|---|---|---|---|---|",
                 f"| {C['requests']:,} | {C['rps']:.1f} | {C['failed']} | {C['wrong']} | "
-                f"{' / '.join(ms(x) for x in C['latency'])} |", "",
+                f"{' / '.join(ms(x) for x in C['latency'])} | "
+                f"{' / '.join(ms(x) for x in C['latency_api'])} | "
+                f"{' / '.join(ms(x) for x in C['latency_page'])} |", "",
                 f"{C['queries']} queries (the latency set and 6 made-up words of the changed "
                 f"files); {C['changing']} of them answer differently before, between and "
                 f"after the updates.  Offline, the same updates took "
@@ -652,7 +662,7 @@ def report(r: dict[str, Any]) -> str:
                 f"Load average {C['load_before']} before, {C['load_after']} after "
                 f"(1-minute peak {C['load_1min_max']:.2f}); server RSS "
                 f"{C['server_rss'][0] / 2**20:.0f} MB (peak {C['server_rss'][1] / 2**20:.0f} MB).",
-                "", "Timeline:", ""]
+                "", "Timeline (the probe that sees the switch queues behind the clients):", ""]
         out += [f"- {t:.1f} s: {e}" for t, e in C["events"]]
         if C["errors"]:
             out += ["", "Failed requests (first 20):", ""] + [f"- {e}" for e in C["errors"]]
