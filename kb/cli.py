@@ -278,20 +278,12 @@ class DateParam(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> dt.date:
         if isinstance(value, dt.date):
             return value
-        s = str(value).strip()
+        from .search import parse_date
+
         try:
-            if re.fullmatch(r"\d{4}", s):
-                return dt.date(int(s), 12, 31) if self.end else dt.date(int(s), 1, 1)
-            if re.fullmatch(r"\d{4}-\d{1,2}", s):
-                y, m = map(int, s.split("-"))
-                if self.end:
-                    nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
-                    return nxt - dt.timedelta(days=1)
-                return dt.date(y, m, 1)
-            return dt.date.fromisoformat(s)
-        except ValueError:
-            pass
-        self.fail(f"{value!r} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD", param, ctx)
+            return parse_date(str(value), self.end)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 def location_options(f: Any) -> Any:
@@ -755,6 +747,74 @@ def status(fmt: str, corpus: str | None, index_: str | None) -> int:
         _err(_advise(f"Error: {status.problem}"))
         return EXIT_ERROR
     return EXIT_OK
+
+
+@cli.command(short_help="Serve the search as a web page and HTTP API.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any but loopback requires an access token.")
+@click.option("--token", metavar="TOKEN",
+              help="Access token every request must carry (16+ letters, digits, - _ . ~); "
+                   "generated and printed when --host is not loopback.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name colleagues use to reach this server (repeatable).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+@click.option("--no-watch", is_flag=True,
+              help="Do not watch the corpus folder (the index is updated only by `kb index`).")
+@location_options
+def serve(port: int, host: str, token: str | None, allow_hosts: tuple[str, ...],
+          open_browser: bool, no_watch: bool, corpus: str | None, index_: str | None) -> int:
+    """Serve the search as a web page (and an HTTP API for scripts).
+
+    The page takes kb's query language, shows results as `kb search` does,
+    opens passages in context and their source files, and builds an annex
+    (.docx, .html, .md, .csv) of chosen passages.  While serving, kb watches the
+    corpus folder and updates the index by itself.  Ctrl-C stops the server
+    (exit code 0).
+
+    It listens on 127.0.0.1 (this computer only) unless --host says otherwise;
+    then every request needs the access token: open the printed link once
+    (a cookie keeps it) or send `Authorization: Bearer TOKEN`.
+
+    \b
+    Examples:
+      kb serve --open
+      kb serve --port 9000
+      kb serve --host 0.0.0.0 --token "$KB_TOKEN"     (for a team)
+      curl 'http://127.0.0.1:8765/api/search?q=retaliation&limit=3'
+    """
+    import secrets
+
+    from . import serve as srv
+    from .web import TOKEN_RE
+
+    if token is not None and not TOKEN_RE.fullmatch(token):
+        raise click.UsageError("--token must be 16 to 200 letters, digits or - _ . ~ "
+                               "(leave it out to have one generated)")
+    local = srv.is_loopback(host)
+    if token is None and not local:
+        token = secrets.token_urlsafe(24)
+    kb = _kb(corpus, index_)
+    _ensure_index(kb)
+    sock = srv.bind(host, port)  # KbError (port in use, ...) before anything is printed
+    try:
+        port = sock.getsockname()[1]
+        url = srv.url_for(host, port)
+        prefix = kb.corpus_prefix if kb.corpus_prefix is not None else srv.display_prefix(kb.corpus)
+        from .render import safe_line
+
+        click.echo(f"serving {safe_line(prefix)} at {url} — Ctrl-C to stop")
+        if token is not None:
+            click.echo(f"access token in use: open {url}/?token={token}"
+                       + ("" if local else " (colleagues too; keep it to your team)"))
+        sys.stdout.flush()
+        hosts = srv.allowed_hosts(host, list(allow_hosts))
+        return srv.run(kb, sock, token=token, hosts=hosts, watch=not no_watch,
+                       open_url=(f"{url}/?token={token}" if token else url + "/")
+                       if open_browser else None)
+    finally:
+        sock.close()
 
 
 @cli.command(short_help="List the indexed documents: title, date, passages, path.")

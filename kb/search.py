@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Filters", "search", "suggest", "snippet", "term_spans", "hit_terms", "make_hit",
            "passage_hit", "doc_pattern", "describe_filters", "compound_variants",
-           "split_filter_clauses"]
+           "split_filter_clauses", "parse_date", "exact_doc_pattern"]
 
 #: BM25F field weights, K1 and B, the idf and how query words combine: chosen by
 #: measurement on SciFact train and on hand-made queries over the bundled corpus; the
@@ -192,6 +192,48 @@ def _glob_regex(glob: str) -> str:
             out.append(re.escape(c))
         i += 1
     return "".join(out)
+
+
+def parse_date(text: str, end: bool = False) -> dt.date:
+    """A ``--since``/``--until`` date: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ``end``:
+    the last day of the year or month (``--until 2022`` is up to 31 December 2022).
+
+    :raises ValueError: not such a date (the message says what is expected).
+    """
+    s = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}", s):
+            return dt.date(int(s), 12, 31) if end else dt.date(int(s), 1, 1)
+        if re.fullmatch(r"\d{4}-\d{1,2}", s):
+            y, m = map(int, s.split("-"))
+            if end:
+                return dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
+            return dt.date(y, m, 1)
+        return dt.date.fromisoformat(s)
+    except ValueError:
+        pass
+    raise ValueError(f"{text!r} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+_GLOB_CHARS = "*?["
+
+
+def exact_doc_pattern(doc_id: str) -> str:
+    """A ``--doc`` pattern that matches the document ``doc_id`` and no other: the
+    id itself is a pattern matching every path that *contains* it
+    (``report.txt`` also finds ``old-report.txt``), so this is the anchored glob
+    ``/[r]eport.txt`` (a ``[`` in the id is matched by ``?``, any one character:
+    a set holding ``[`` cannot be written)."""
+    out = []
+    for c in doc_id:
+        out.append("?" if c == "[" else f"[{c}]" if c in "*?" else c)
+    if not any(c in doc_id for c in _GLOB_CHARS):  # a glob needs one wildcard to anchor
+        i = next((i for i, c in enumerate(doc_id) if c.isalnum()), None)
+        if i is None:
+            out[0] = "?" if out[0] != "/" else out[0]
+        else:
+            out[i] = f"[{doc_id[i]}]"
+    return "/" + "".join(out)
 
 
 def describe_filters(f: Filters) -> tuple[str, ...]:
