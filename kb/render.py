@@ -290,7 +290,8 @@ def skipped_text(r: IndexReport) -> str:
     return "\n".join(lines)
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
+    """``12.3 MB``: a byte count as ``kb status`` and the status page show it."""
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
@@ -310,7 +311,7 @@ def status_text(st: dict[str, Any]) -> str:
     lines += [
         f"documents: {st['documents']:,}",
         f"passages:  {st['passages']:,}",
-        f"size:      {_size(st['size_bytes'])}",
+        f"size:      {human_size(st['size_bytes'])}",
         f"built:     {st['built']}",
         f"updated:   {st['updated']}",
         f"schema:    {st['schema']}",

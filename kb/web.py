@@ -53,7 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .errors import AmbiguousReference, KbError, PassageNotFound, QueryError
-from .render import header, json_text, safe, safe_line
+from .render import header, human_size, json_text, safe, safe_line
 
 if TYPE_CHECKING:
     from .api import KnowledgeBase
@@ -587,7 +587,7 @@ class Web:
                                             "passages": st.passages, "updated": st.updated})
         return self.page("status.html", nav="status", st=st, d=st.to_dict(),
                          watch=self.watch_state(), age=_ago(st.updated),
-                         size=_size(st.size_bytes))
+                         size=human_size(st.size_bytes))
 
     def annex(self, request: Request) -> Response:
         """The annex without JavaScript: the passages named in the address
@@ -746,15 +746,6 @@ def _reason(status: int) -> str:
 def _disposition(kind: str, name: str) -> str:
     q = quote(name, safe="")
     return f"{kind}; filename*=utf-8''{q}"
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def source_file(corpus: Path, doc: str) -> Path | None:

@@ -1120,9 +1120,8 @@ def test_one_shot_commands_do_not_load_the_web_layer(tiny_corpus, tmp_path):
 
 
 def test_a_served_corpus_stays_fresh_with_the_watcher(new_kb, tmp_path):
-    """With kb.watch (the "fresh" work): a file added while serving is found without
-    a restart, and the page and /api/status say when the index changed."""
-    pytest.importorskip("kb.watch")
+    """With kb.watch: a file added while serving is found without a restart, and the
+    page and /api/status say when the index changed."""
     from kb.web import create_app
 
     corpus = tmp_path / "corpus"
