@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -222,8 +223,16 @@ class KbGroup(click.Group):
         argv = list(args) if args is not None else None
         _Invocation.location, _Invocation.auto_update, _Invocation.debug = [], True, False
         try:
-            rv = super().main(argv, prog_name or "kb", complete_var,
-                              standalone_mode=False, **extra)
+            try:
+                rv = super().main(argv, prog_name or "kb", complete_var,
+                                  standalone_mode=False, **extra)
+            except Exception:
+                if _Interrupt.seen:
+                    # Ctrl-C landed inside a C extension's import, which turned it
+                    # into another error (numpy: "ImportError: _multiarray_umath
+                    # failed to import"): it is still the user's Ctrl-C
+                    raise KeyboardInterrupt from None
+                raise
         except (click.exceptions.Abort, KeyboardInterrupt):
             _forget_unhandled_keyboard_interrupt()
             _err("Interrupted.")
@@ -864,7 +873,6 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
       kb watch --corpus ~/reports --debounce 5
     """
     import logging
-    import signal
     import threading
 
     from .api import display_prefix
@@ -936,6 +944,19 @@ def _safe_excepthook(etype: Any, value: Any, tb: Any) -> None:
     sys.stderr.write(safe("".join(traceback.format_exception(etype, value, tb))))
 
 
+class _Interrupt:
+    """Whether a Ctrl-C (SIGINT) has reached this process."""
+
+    seen = False
+
+    @staticmethod
+    def handler(signum: int, frame: Any) -> None:
+        _Interrupt.seen = True
+        raise KeyboardInterrupt
+
+
 def main() -> None:
     sys.excepthook = _safe_excepthook
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _Interrupt.handler)
     cli.main(prog_name="kb")

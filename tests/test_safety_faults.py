@@ -122,6 +122,44 @@ def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
     assert (r.returncode, r.stderr.strip()) == (130, "Interrupted.")
 
 
+def test_ctrl_c_turned_into_an_import_error_still_exits_130(tmp_path):
+    """numpy's C module turns a Ctrl-C that lands while it initialises into
+    "ImportError: _multiarray_umath failed to import" (seen once in CI: exit 2 and
+    "this is a bug in kb"). A real SIGINT followed by any error is still Ctrl-C;
+    the same error without a SIGINT stays a bug report."""
+    import subprocess
+    import sys
+
+    from .killloop import ROOT, kb_env
+
+    (tmp_path / "kb_probe.py").write_text(
+        "import os, signal, sys\n"
+        "from kb import api, cli\n"
+        "def update(self, *args, **kwargs):\n"
+        "    try:\n"
+        "        if mode == 'sigint':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "            signal.pause()\n"
+        "        raise ImportError('x')\n"
+        "    except KeyboardInterrupt:\n"
+        "        raise ImportError('_multiarray_umath failed to import') from None\n"
+        "api.KnowledgeBase.update = update\n"
+        "mode = sys.argv.pop()\n"
+        "cli.main()\n", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, files=2)
+    env = kb_env()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    got = {}
+    for mode in ("sigint", "plain"):
+        r = subprocess.run([sys.executable, "-m", "kb_probe", "index", "--corpus", str(corpus),
+                            "--index", str(tmp_path / "index"), mode], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+        got[mode] = (r.returncode, r.stderr.strip())
+    assert got["sigint"] == (130, "Interrupted.")
+    assert got["plain"][0] == 2 and "unexpected ImportError" in got["plain"][1]
+
+
 # --------------------------------------------------------------------------- exceptions
 
 
