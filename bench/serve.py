@@ -271,14 +271,14 @@ def free_port() -> int:
 class Server:
     """``kb serve`` in a subprocess (this tree's kb), stopped with SIGINT (Ctrl-C)."""
 
-    def __init__(self, corpus: Path, index: Path, watch: bool) -> None:
+    def __init__(self, corpus: Path, index: Path, watch: bool, name: str) -> None:
         self.port = free_port()
         e = engines.env()
         e["KB_CORPUS"], e["KB_INDEX"] = str(corpus), str(index)
         cmd = engines.kb_cmd("serve", "--port", str(self.port))
         if not watch:
             cmd.append("--no-watch")
-        self.log_path = RESULTS / f"serve-server-{self.port}.log"
+        self.log_path = RESULTS / f"serve-server-{name}.log"  # the server's own log
         RESULTS.mkdir(exist_ok=True)
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, env=e, stdout=self.log_file, stderr=subprocess.STDOUT,
@@ -387,7 +387,7 @@ def latency(a: argparse.Namespace, corpus: Path, index: Path,
 
     log(f"latency: starting kb serve --no-watch (load {load()})")
     t0 = time.perf_counter()
-    srv = Server(corpus, index, watch=False)
+    srv = Server(corpus, index, watch=False, name="latency")
     r: dict[str, Any] = {"server_start_s": time.perf_counter() - t0}
     kb = KnowledgeBase(corpus, index)
     c = Client(srv.port)
@@ -480,7 +480,7 @@ def concurrency(a: argparse.Namespace, corpus: Path, index: Path,
     log(f"  {len(changing)} of {len(qs)} queries answer differently across the updates")
 
     upd = Update(c_a)
-    srv = Server(c_a, i_a, watch=a.update == "watcher")
+    srv = Server(c_a, i_a, watch=a.update == "watcher", name="load")
     stop = threading.Event()
     lock = threading.Lock()
     stats: dict[str, Any] = {"ok": 0, "failed": 0, "wrong": 0, "lat": [], "lat_api": [],
