@@ -414,7 +414,8 @@ class KnowledgeBase:
     def search(self, query: str, limit: int | None = 10, offset: int = 0, *,
                doc: str | None = None, section: str | None = None,
                since: dt.date | None = None, until: dt.date | None = None,
-               group: bool = False, correct: bool = True, dedup: bool = True) -> SearchResult:
+               group: bool = False, correct: bool = True, dedup: bool = True,
+               facets: int = 0) -> SearchResult:
         """Ranked passages for ``query``.  ``limit=None`` returns every match.
 
         Identical passages (the same words in several files, :mod:`kb.dedup`) are
@@ -423,14 +424,17 @@ class KnowledgeBase:
 
         ``doc`` is a path pattern (:func:`kb.search.doc_pattern`).  When nothing
         matches and a spelling correction does, the result holds the corrected
-        query's hits and says so in ``corrected_query`` (``correct=False``: never)."""
+        query's hits and says so in ``corrected_query`` (``correct=False``: never).
+
+        ``facets=N``: ``result.facets`` counts every match by document (the N with
+        the most) and by year, as narrowing the search to one would count them."""
         from .search import Filters, search
 
         with self._using(ranker=True) as gen:
             return search(gen.engine, query, limit=limit, offset=offset,
                           filters=Filters(doc=doc, section=section, since=since, until=until),
                           group=group, path_prefix=self._prefix(), correct=correct,
-                          dedup=dedup)
+                          dedup=dedup, facets=facets)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""

@@ -226,6 +226,34 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class DocCount:
+    """A document and how many of a search's matches it holds."""
+
+    doc: str
+    title: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    """A search's matches counted by document and by year, over every match.
+
+    A count is what narrowing the search to that document (or year) would find:
+    identical passages count once within it."""
+
+    docs: tuple[DocCount, ...]  #: the documents with the most matches (ties: best hit first)
+    documents: int  #: how many documents hold a match (``docs`` lists the first ones)
+    years: tuple[tuple[str, int], ...]  #: (year, matches), latest first
+    undated: int = 0  #: matches in passages without a date
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"documents": self.documents,
+                "docs": [{"doc": d.doc, "title": d.title, "count": d.count} for d in self.docs],
+                "years": [{"year": y, "count": n} for y, n in self.years],
+                "undated": self.undated}
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResult:
     query: str
     total: int
@@ -238,8 +266,11 @@ class SearchResult:
     corrected_query: str | None = None
     #: the filters given besides the query, as written: ``doc:UNW*``, ``since 2022``
     filters: tuple[str, ...] = ()
+    #: counts by document and year, when the search asked for them (``facets=N``)
+    facets: Facets | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"facets": self.facets.to_dict()} if self.facets is not None else {}
         return {
             "query": self.query,
             "corrected_query": self.corrected_query,
@@ -249,6 +280,7 @@ class SearchResult:
             "suggestion": self.suggestion,
             "elapsed": round(self.elapsed, 4),
             "results": [h.to_dict() for h in self.hits],
+            **extra,
         }
 
 

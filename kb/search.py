@@ -387,6 +387,7 @@ def search(
     path_prefix: str = "",
     correct: bool = True,
     dedup: bool = True,
+    facets: int = 0,
 ) -> SearchResult:
     """Run a query and return ranked hits.  ``limit=None`` returns every match.
 
@@ -396,7 +397,10 @@ def search(
 
     When nothing matches and a spelling correction of the query does
     (:func:`suggest`), the corrected query's hits are returned, with
-    ``corrected_query`` set; ``correct=False`` turns that off."""
+    ``corrected_query`` set; ``correct=False`` turns that off.
+
+    ``facets``: also count every match by document and year
+    (:class:`~kb.models.Facets`), listing that many documents."""
     from .engine import SearchRequest
 
     t0 = time.perf_counter()
@@ -411,7 +415,7 @@ def search(
     if symbol is not None:
         words_text = symbol
     ranking = engine.search(SearchRequest(words_text, tuple(clauses), filters, offset, limit,
-                                          group, symbol, dedup))
+                                          group, symbol, dedup, facets))
     total = ranking.total
     words = _query_words(words_text, engine)
     hits = tuple(make_hit(r.passage, i, r.score, ranking.highlight_terms,
@@ -423,14 +427,15 @@ def search(
         suggestion = suggest(engine, text, words)
     if correct and total == 0 and suggestion:
         fixed = search(engine, suggestion, limit=limit, offset=offset, filters=filters,
-                       group=group, path_prefix=path_prefix, correct=False, dedup=dedup)
+                       group=group, path_prefix=path_prefix, correct=False, dedup=dedup,
+                       facets=facets)
         if fixed.total:
             return replace(fixed, query=text, corrected_query=suggestion, suggestion=None,
                            elapsed=time.perf_counter() - t0)
     return SearchResult(query=text, total=total, hits=hits,
                         elapsed=time.perf_counter() - t0, offset=offset,
                         suggestion=suggestion, grouped=group,
-                        filters=describe_filters(filters))
+                        filters=describe_filters(filters), facets=ranking.facets)
 
 
 def _symbol_of_query(engine: EngineReader, words_text: str) -> str | None:

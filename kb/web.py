@@ -33,7 +33,6 @@ import secrets
 import stat
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -57,7 +56,7 @@ from .render import header, human_size, json_text, safe, safe_line
 
 if TYPE_CHECKING:
     from .api import KnowledgeBase
-    from .models import Hit, SearchResult
+    from .models import Facets, Hit, SearchResult
 
 log = logging.getLogger("kb.web")
 
@@ -72,11 +71,9 @@ MAX_LIMIT = 1000
 #: the most neighbouring passages ``/passage/{id}`` shows on each side
 MAX_CONTEXT = 20
 DEFAULT_CONTEXT = 2
-#: the facets count the passages of the query's best this many documents (one grouped
-#: search; counting every match costs seconds at 200k passages: README "Web page")
+#: the facets list this many documents, those with the most matches (every match is
+#: counted, by the same pass over the ranking arrays that ranks them)
 FACET_DOCS = 12
-#: how long the page reuses the index summary (documents, passages, last update)
-SUMMARY_TTL = 60.0
 #: the hosts a server bound to loopback answers to (``Host`` header)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 COOKIE = "kb_token"
@@ -298,34 +295,27 @@ def _environment() -> Environment:
 # --------------------------------------------------------------------------- facets
 
 
-def facets(grouped: SearchResult, query: Query) -> dict[str, Any]:
-    """Counts by document and by year, each with the link that narrows the search to
-    it, from the query's grouped hits (one per document, best first: its passages
-    are ``1 + more_in_doc``).  The documents listed are the best :data:`FACET_DOCS`
-    (``more_docs``: how many others match); the years count the passages of those
-    documents, so they are exact when no other document matches (``partial`` else)."""
+def facets(counted: Facets, query: Query) -> dict[str, Any]:
+    """Counts by document and by year (:class:`kb.models.Facets`: every match,
+    each text once, in the document whose passage stands for it), each with the
+    link that narrows the search to it.  ``more_docs``: how many other documents
+    match."""
     from .search import exact_doc_pattern
 
-    rows = [(h.doc, h.title, (h.date or "")[:4], 1 + h.more_in_doc) for h in grouped.hits]
-    ids = [r[0] for r in rows]
+    ids = [d.doc for d in counted.docs]
     docs = []
-    for doc, title, _, n in sorted(rows, key=lambda r: -r[3]):  # stable: best first on ties
-        # the id itself as the pattern when no other matching document's path holds
-        # it (readable in the filter box), else the exact pattern
-        plain = not any(c in doc for c in "*?[") and \
-            not any(doc in other for other in ids if other != doc)
-        pattern = doc if plain else exact_doc_pattern(doc)
-        docs.append({"doc": doc, "title": title, "count": n,
+    for d in counted.docs:
+        # the id itself as the pattern when no other listed document's path holds it
+        # (readable in the filter box), else the exact pattern
+        plain = not any(c in d.doc for c in "*?[") and \
+            not any(d.doc in other for other in ids if other != d.doc)
+        pattern = d.doc if plain else exact_doc_pattern(d.doc)
+        docs.append({"doc": d.doc, "title": d.title, "count": d.count,
                      "url": query.url(doc=pattern, offset=None)})
-    years: Counter[str] = Counter()
-    for _, _, year, n in rows:
-        years[year] += n
-    undated = years.pop("", 0)
     by_year = [{"year": y, "count": n, "url": query.url(since=y, until=y, offset=None)}
-               for y, n in sorted(years.items(), reverse=True)]
-    more = max(0, grouped.total - len(rows))
-    return {"docs": docs, "more_docs": more, "years": by_year, "undated": undated,
-            "partial": more > 0, "scanned": len(rows)}
+               for y, n in counted.years]
+    return {"docs": docs, "more_docs": max(0, counted.documents - len(docs)),
+            "years": by_year, "undated": counted.undated}
 
 
 # --------------------------------------------------------------------------- security
@@ -489,12 +479,17 @@ class Web:
         return st
 
     def summary(self) -> dict[str, Any]:
-        """Documents, passages and when the index last changed, for every page
-        (from :meth:`KnowledgeBase.status`, reused for :data:`SUMMARY_TTL` seconds
-        or until the watcher reports an update)."""
+        """Documents, passages and when the index last changed, for every page: from
+        :meth:`KnowledgeBase.status`, read again only when the index has changed since
+        (:meth:`KnowledgeBase.last_updated`, a small read; ``status`` also checks every
+        corpus file and costs tens of ms at 200k passages)."""
         now = time.monotonic()
         cached = self._summary
-        if cached is None or now - cached[0] > SUMMARY_TTL:
+        try:
+            changed = self.engine(self.kb.last_updated)
+        except Exception:  # noqa: BLE001 - shown on /status; a page still renders
+            changed = None
+        if cached is None or changed != cached[1].get("updated"):
             try:
                 st = self.engine(self.kb.status)
                 info = {"documents": st.documents, "passages": st.passages,
@@ -537,7 +532,7 @@ class Web:
         try:
             result = self.engine(self.kb.search, query.q, limit=PAGE_SIZE, offset=offset,
                                  group=query.group, correct=query.correct,
-                                 **query.filters())
+                                 facets=FACET_DOCS, **query.filters())
         except QueryError as e:
             ctx["error"] = str(e)
             return self.page("index.html", 400, **ctx)
@@ -549,15 +544,8 @@ class Web:
         from .search import exact_doc_pattern
 
         ctx: dict[str, Any] = {"result": result, "header": header(result)}
-        if result.total:
-            # the facets: one grouped search (of the corrected query when that is shown)
-            grouped = result if result.grouped and not result.offset and \
-                len(result.hits) >= min(FACET_DOCS, result.total) else self.engine(
-                    self.kb.search, result.corrected_query or query.q, limit=FACET_DOCS,
-                    group=True, correct=False, **query.filters())
-            ctx["facets"] = facets(grouped, query)
-        else:
-            ctx["facets"] = None
+        ctx["facets"] = facets(result.facets, query) \
+            if result.total and result.facets is not None else None
         ctx["also"] = {h.id: also_line(h) for h in result.hits if h.also_in}
         ctx["doc_urls"] = {h.id: query.url(doc=exact_doc_pattern(h.doc), group=None, offset=None)
                            for h in result.hits if h.more_in_doc}

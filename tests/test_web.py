@@ -1146,3 +1146,22 @@ def test_a_served_corpus_stays_fresh_with_the_watcher(new_kb, tmp_path):
         assert st["documents"] == 2 and st["watch"]["last_update"]
         hhmm = st["watch"]["last_update"][11:16]
         assert f"index updated {hhmm}" in text_of(Page(c.get("/").text).one(id="freshness"))
+
+
+def test_page_header_follows_an_update_made_elsewhere(new_kb, tmp_path):
+    """No watcher: a `kb index` in another process changes the index; the next page
+    says so (the summary is read again when the index's update time changes)."""
+    from kb.web import create_app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nBystander training works.\n", encoding="utf-8")
+    served = new_kb(corpus, tmp_path / "ix")
+    served.update()
+    with TestClient(create_app(served, watch=False), base_url=BASE) as c:
+        assert text_of(Page(c.get("/").text).one(id="freshness")).startswith("1 document ·")
+        time.sleep(0.05)
+        (corpus / "b.md").write_text("# B\n\nReporting channels.\n", encoding="utf-8")
+        other = new_kb(corpus, tmp_path / "ix")  # as a separate `kb index` would
+        other.update()
+        assert text_of(Page(c.get("/").text).one(id="freshness")).startswith("2 documents ·")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..models import Filters, Passage, SourceFile
+from ..models import Facets, Filters, Passage, SourceFile
 
 #: progress(done, total, current file id)
 Progress = Callable[[int, int, str], None]
@@ -50,6 +50,9 @@ class SearchRequest:
     #: identical passages (same words, :mod:`kb.dedup`) are one match, the best
     #: ranked standing for the others (:attr:`Ranked.also`)
     dedup: bool = True
+    #: count every match by document and year (:class:`~kb.models.Facets`), listing
+    #: this many documents; 0: no counts
+    facets: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Ranking:
     ranked: tuple[Ranked, ...]
     total: int  #: every match (distinct texts with ``dedup``; documents with ``group``), exact
     highlight_terms: frozenset[str] = frozenset()  #: the index terms the query matched
+    facets: Facets | None = None  #: with ``SearchRequest.facets``
 
 
 @dataclass(frozen=True, slots=True)

@@ -617,8 +617,9 @@ def _collapse_top(ident: Any, rk: Ranker, key: Any, candidates: Any, want: int) 
 
 
 def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,
-         want: int | None, group: bool, q_first: Any = None, dedup: bool = True
-         ) -> tuple[list[tuple[int, float]], int, dict[int, int], set[str]]:
+         want: int | None, group: bool, q_first: Any = None, dedup: bool = True,
+         facets: int = 0) -> tuple[list[tuple[int, float]], int, dict[int, int], set[str],
+                                   Any]:
     """The tiers of :func:`kb.search.search` in one pass over the arrays.
 
     Passages holding the words as an exact phrase (``q_phrase``, when given and
@@ -627,7 +628,9 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
     tier, ties by passage number.  Returns ``(ranked, total, more, terms)``: the
     first ``want`` ``(passage number, score)`` pairs (every one when ``want`` is
     None), the number of matches, with ``group`` the number of further matches per
-    document's best passage, and the index terms the query found (to highlight).
+    document's best passage, the index terms the query found (to highlight), and
+    with ``facets`` (a number of documents) the matches counted by document and year
+    (:func:`facet_counts`), else None.
     ``q_first`` (a query that is a UN symbol): the first passage of each document it
     matches ranks above every tier.
 
@@ -660,7 +663,7 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
             docord, _ = rk.docord()
             _, first = np.unique(docord[ids], return_index=True)  # ids ascend: the first
             key[ids[first]] += 2e7
-    candidates = np.flatnonzero(mask_or)
+    candidates = matched = np.flatnonzero(mask_or)
     total = len(candidates)
     if ident is not None and total > 1:
         total = ident.count(candidates)
@@ -668,6 +671,12 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
             candidates = ident.collapse(candidates, key, rk.docrank)
         else:
             candidates = _collapse_top(ident, rk, key, candidates, want)
+    counted = None
+    if facets:
+        shown = candidates
+        if ident is not None and not (group or want is None) and len(matched) > 1:
+            shown = ident.collapse(matched, key, rk.docrank)
+        counted = facet_counts(rk, shown, key, facets)
     more: dict[int, int] = {}
     if group:
         order = top(key, candidates, None)
@@ -680,4 +689,40 @@ def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: 
         total = len(order)
     else:
         order = top(key, candidates, want)
-    return list(zip(order.tolist(), score[order].tolist())), total, more, ev.found_terms
+    return (list(zip(order.tolist(), score[order].tolist())), total, more, ev.found_terms,
+            counted)
+
+
+def facet_counts(rk: Ranker, shown: Any, key: Any, n_docs: int
+                 ) -> tuple[list[tuple[int, int]], int, list[tuple[int, int]], int]:
+    """The matches ``shown`` (ascending passage numbers, identical passages already
+    collapsed: each text counted once, in the document of the passage that stands
+    for it, as the results show it) counted by document and by year.
+
+    Returns ``(docs, documents, years, undated)``: the ``n_docs`` documents with the
+    most matches as ``(a passage of it, count)``, most first, ties by the best
+    ``key`` (the ranking) among their passages; how many documents match; ``(year,
+    count)`` latest first; and the matches without a date.  Bincounts: linear in
+    the matches."""
+    docord, names = rk.docord()
+    dm = docord[shown]
+    ndoc = len(names) + 1
+    doc_counts = np.bincount(dm, minlength=ndoc)
+    documents = int(np.count_nonzero(doc_counts))
+    listed: list[tuple[int, int]] = []
+    if n_docs > 0 and documents:
+        have = np.flatnonzero(doc_counts)
+        best = np.full(ndoc, -np.inf)
+        np.maximum.at(best, dm, key[shown])
+        order = have[np.lexsort((-best[have], -doc_counts[have]))][:n_docs]
+        for d in order.tolist():
+            listed.append((int(shown[int(np.argmax(dm == d))]), int(doc_counts[d])))
+    days = rk.dates()[shown]
+    dated = days != rankarrays.NO_DATE
+    undated = len(shown) - int(np.count_nonzero(dated))
+    by_year: list[tuple[int, int]] = []
+    if undated < len(shown):
+        years = days[dated].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+        yc = np.bincount(years - years.min())
+        by_year = [(int(y + years.min()) + 1970, int(yc[y])) for y in np.flatnonzero(yc)][::-1]
+    return listed, documents, by_year, undated

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..models import Passage, SourceFile
+from ..models import Facets, Passage, SourceFile
 from . import (
     Added,
     Engine,
@@ -119,6 +119,7 @@ class WhooshReader(EngineReader):
         self.searcher = Searcher(reader, fromindex=ix, weighting=weighting())
         self._doc_names: dict[int, str] | None = None
         self._ident: Any = None
+        self._rk: Any = None
 
     def search(self, request: SearchRequest) -> Ranking:
         from .. import search as _s
@@ -157,9 +158,9 @@ class WhooshReader(EngineReader):
             from .ranker import Unsupported, rank
 
             try:
-                ranked, total, more, hl = rank(
+                ranked, total, more, hl, counted = rank(
                     self.ranker, searcher, q_and, q_or, phrase_query(schema, words, reader),
-                    filt, want, request.group, q_first, request.dedup)
+                    filt, want, request.group, q_first, request.dedup, request.facets)
             except Unsupported:
                 ranked = None
         ident = self.identical() if request.dedup else None
@@ -167,23 +168,60 @@ class WhooshReader(EngineReader):
             ranked, total, more = self._rank_whoosh(words, q_and, q_or, filt, want,
                                                     request.group, q_first, ident)
             hl = highlight_terms(q_or, reader)
+            counted = None
+            if request.facets:  # counted over the whole ungrouped ranking
+                full = ranked if not request.group and (want is None or ident is not None) \
+                    else self._rank_whoosh(words, q_and, q_or, filt, None, False, q_first,
+                                           ident)[0]
+                counted = self._facets_whoosh(full, request.facets)
         page = ranked[offset:] if limit is None else ranked[offset: offset + limit]
         out = tuple(Ranked(passage_from_stored(searcher.stored_fields(d)), score,
                            more.get(d, 0), self._also(ident, d)) for d, score in page)
-        return Ranking(out, total, frozenset(hl))
+        return Ranking(out, total, frozenset(hl), self._facets(counted))
+
+    def _facets(self, counted: Any) -> Facets | None:
+        """:func:`kb.engine.ranker.facet_counts`'s numbers as a record, with titles."""
+        if counted is None:
+            return None
+        from ..models import DocCount
+
+        listed, documents, years, undated = counted
+        stored = self.searcher.stored_fields
+        docs = []
+        for d, n in listed:
+            p = passage_from_stored(stored(d))
+            docs.append(DocCount(p.doc, p.title, n))
+        return Facets(tuple(docs), documents, tuple((str(y), n) for y, n in years), undated)
+
+    def _facets_whoosh(self, full: list[tuple[int, float]], n_docs: int) -> Any:
+        """The counts of :func:`kb.engine.ranker.facet_counts` when Whoosh's scorer
+        ranked: ``full`` is every match in rank order, identical ones collapsed."""
+        import numpy as np
+
+        from .ranker import facet_counts
+
+        key = np.full(self.reader.doc_count_all(), -np.inf)
+        shown = np.array([d for d, _ in full], np.int64)
+        key[shown] = -np.arange(len(shown), dtype=np.float64)
+        return facet_counts(self._arrays(), np.sort(shown), key, n_docs)
+
+    def _arrays(self) -> Any:
+        """The array ranker's view of this reader (built for this when Whoosh ranks)."""
+        if self.ranker is not None:
+            return self.ranker
+        if self._rk is None:
+            from .. import search as _s
+            from .ranker import Ranker
+
+            self._rk = Ranker(self.reader, self.ix.storage.folder, _s.K1, _s.B)
+        return self._rk
 
     def identical(self) -> Any:
         """The groups of identical passages (:class:`kb.engine.identical.Identical`),
         from the ranking arrays (read for this when Whoosh's scorer ranks), or None
         when the index holds no two identical passages."""
         if self._ident is None:
-            rk = self.ranker
-            if rk is None:
-                from .. import search as _s
-                from .ranker import Ranker
-
-                rk = Ranker(self.reader, self.ix.storage.folder, _s.K1, _s.B)
-            self._ident = rk.identical()
+            self._ident = self._arrays().identical()
         return self._ident if self._ident.ngroups else None
 
     def _also(self, ident: Any, d: int) -> tuple[Passage, ...]:
