@@ -236,3 +236,80 @@ def test_segments_stay_few_over_many_updates(tmp_path):
     clean = tmp_path / "clean"
     KnowledgeBase(corpus, clean).update()
     assert _postings(tmp_path / "ix")[0] == _postings(clean)[0]
+
+
+# -- fuzzy words: the arrays' expansion is Whoosh's --------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def split_sample(tmp_path_factory: pytest.TempPathFactory):
+    """The sample report, its ranking arrays split into many parts, plus a file of
+    accented, Cyrillic and symbol-like words; and a second segment from an update."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(rankarrays, "PART_TOKENS", 300)
+    root = tmp_path_factory.mktemp("fuzzy")
+    corpus = root / "c"
+    corpus.mkdir()
+    shutil.copy(SAMPLE, corpus / SAMPLE.name)
+    kb = KnowledgeBase(corpus, root / "ix")
+    kb.update()
+    (corpus / "more.md").write_text(
+        "# Égalité\n\nÉgalité des genres, harcèlement, домогательство, ﬁnance, "
+        "naïve café, S/RES/2771, zürich, œuvre, ÿes, ÿ\n", encoding="utf-8")
+    kb.update()
+    mp.undo()
+    gen = kb._open(ranker=True)
+    yield gen.engine
+    kb.close()
+
+
+_SAMPLE_WORDS = sorted(set(SAMPLE.read_text(encoding="utf-8").lower().split()))[:400]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(word=st.one_of(
+    st.sampled_from(_SAMPLE_WORDS + ["égalit", "harcel", "домогат", "cafe", "zurich", "ÿ"]),
+    st.text("aehinorstuélÿд", min_size=1, max_size=9)),
+    edits=st.lists(st.tuples(st.integers(0, 12), st.sampled_from(["a", "e", "x", "", "swap"])),
+                   max_size=2),
+    maxdist=st.integers(1, 2), prefix=st.integers(1, 2),
+    field=st.sampled_from(["text", "section", "title"]))
+def test_fuzzy_expansion_equals_whooshs(split_sample, word, edits, maxdist, prefix, field):
+    from whoosh.query import FuzzyTerm
+
+    from kb.analysis import term
+
+    w = term(word) or word
+    for at, ch in edits:  # a typo or two: a letter changed or dropped, two swapped
+        w = w[:at] + w[at + 1:at + 2] + w[at:at + 1] + w[at + 2:] if ch == "swap" else \
+            w[:at] + ch + w[at + 1:]
+    w = w or word
+    engine = split_sample
+    assert len(engine.ranker.parts) > 3
+    whoosh = sorted(t.encode() if isinstance(t, str) else t for t in
+                    FuzzyTerm(field, w, maxdist=maxdist, prefixlength=prefix)._btexts(engine.reader))
+    assert engine.ranker.fuzzy_terms(field, w, maxdist, prefix, {}) == whoosh
+
+
+def test_fuzzy_counts_a_swap_of_neighbours_as_one_edit(split_sample):
+    from whoosh.query import FuzzyTerm
+
+    engine = split_sample
+    for typo, right in (("hraass", b"harass"), ("bsytand", b"bystand")):
+        got = engine.ranker.fuzzy_terms("text", typo, 1, 1, {})
+        assert right in got
+        assert got == sorted(t.encode() for t in FuzzyTerm(
+            "text", typo, maxdist=1, prefixlength=1)._btexts(engine.reader))
+
+
+def test_prefix_range_and_terms_between(split_sample):
+    for p, _ in split_sample.ranker.parts:
+        terms = p.terms_between(0, p.nterms)
+        assert terms == [p.term_at(i) for i in range(p.nterms)] and terms == sorted(
+            terms, key=lambda t: t.encode())
+        for pre in ("", "a", "ha", "é", "д", "ÿ", "zzz", terms[len(terms) // 2][:3]):
+            lo, hi = p.prefix_range(pre.encode())
+            assert [t for t in terms if t.startswith(pre)] == terms[lo:hi], pre

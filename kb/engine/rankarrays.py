@@ -309,6 +309,42 @@ class Part:
             return lo
         return -1
 
+    def prefix_range(self, prefix: bytes) -> tuple[int, int]:
+        """The indexes ``lo:hi`` of the part's terms that start with ``prefix``."""
+        vocab, off = self.a["vocab"], self.a["vocab_off"]
+
+        def first(at_least: bytes) -> int:  # the first term >= at_least
+            lo, hi = 0, self.nterms
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if vocab[off[mid]:off[mid + 1]].tobytes() < at_least:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            return lo
+
+        if not prefix:
+            return 0, self.nterms
+        lo = first(prefix)
+        # the first term past every one starting with the prefix: the prefix with its
+        # last byte below 0xff raised by one, trailing 0xff bytes dropped
+        head = prefix.rstrip(b"\xff")
+        hi = first(head[:-1] + bytes([head[-1] + 1])) if head else self.nterms
+        return lo, hi
+
+    def terms_between(self, lo: int, hi: int) -> list[str]:
+        """The part's terms ``lo:hi``, decoded (one join and split, no loop per term)."""
+        if hi <= lo:
+            return []
+        off = self.a["vocab_off"]
+        start = int(off[lo])
+        blob = self.a["vocab"][start:int(off[hi])]
+        cuts = np.asarray(off[lo + 1:hi], np.int64) - start
+        out = np.insert(blob, cuts, 10).tobytes().decode("utf-8").split("\n")
+        if len(out) != hi - lo:  # a term holding a newline (none does): one by one
+            out = [self.term_at(i) for i in range(lo, hi)]
+        return out
+
     def term_at(self, i: int) -> str:
         off = self.a["vocab_off"]
         return self.a["vocab"][off[i]:off[i + 1]].tobytes().decode("utf-8")

@@ -149,6 +149,38 @@ class Ranker:
 
     # -- terms ------------------------------------------------------------------
 
+    def fuzzy_terms(self, field: str, text: str, maxdist: int, prefix: int,
+                    memo: dict[Any, Any]) -> list[bytes]:
+        """The terms of ``field`` within ``maxdist`` edits of ``text`` (optimal string
+        alignment distance: insertions, deletions, substitutions and swaps of two
+        neighbours, each part of the word edited once) that share its first ``prefix``
+        characters: what Whoosh's ``FuzzyTerm`` expands to, found over the arrays'
+        vocabularies with rapidfuzz instead of Whoosh's Python edit distance per term
+        (1-3 ms rather than 40 at 200k passages).  Sorted.  ``memo``: the words found,
+        kept by the caller for the word's other fields (one search's)."""
+        key = (text, maxdist, prefix)
+        per_part = memo.get(key)
+        if per_part is None:
+            from rapidfuzz import process
+            from rapidfuzz.distance import OSA
+
+            per_part = []
+            head = text[:prefix].encode("utf-8")
+            for p, _ in self.parts:
+                lo, hi = p.prefix_range(head)
+                words = p.terms_between(lo, hi)
+                found = process.extract(text, words, scorer=OSA.distance,
+                                        score_cutoff=maxdist, limit=None) if words else []
+                per_part.append(np.array(sorted(lo + k for _, _, k in found), np.int64))
+            memo[key] = per_part
+        out: set[bytes] = set()
+        for (p, _), idx in zip(self.parts, per_part):
+            if len(idx):
+                ptr = p.a[f"{field}.ptr"]
+                for i in idx[ptr[idx + 1] > ptr[idx]].tolist():
+                    out.add(p.term_at(i).encode("utf-8"))
+        return sorted(out)
+
     def _lookup(self, term: bytes) -> list[tuple[rankarrays.Part, int, int]]:
         out = []
         for p, base in self.parts:
@@ -183,6 +215,7 @@ class Evaluation:
         #: the terms (text, section or title) found in the index: what snippets highlight
         self.found_terms: set[str] = set()
         self._expanded: dict[Any, list[bytes]] = {}
+        self._fuzzy: dict[Any, Any] = {}
         self._lookups: dict[bytes, list[tuple[rankarrays.Part, int, int]]] = {}
         self._acc: Any = None
 
@@ -446,10 +479,17 @@ class Evaluation:
 
     def _expand(self, q: Any, reader: Any) -> list[bytes]:
         """The indexed terms a wildcard, prefix or fuzzy term stands for (once per search)."""
+        from whoosh import query as Q
+
         key = (type(q).__name__, q.field(), repr(q))
         hit = self._expanded.get(key)
         if hit is None:
-            hit = self._expanded[key] = list(q._btexts(reader))
+            if type(q) is Q.FuzzyTerm and q.field() in rankarrays.FIELDS:
+                hit = self.rk.fuzzy_terms(q.field(), q.text, int(q.maxdist), q.prefixlength,
+                                          self._fuzzy)
+            else:
+                hit = list(q._btexts(reader))
+            self._expanded[key] = hit
         return hit
 
     def _docs(self, names: list[bytes]) -> Result:
