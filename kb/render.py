@@ -143,8 +143,23 @@ def header(result: SearchResult) -> str:
             f"({result.elapsed:.2f} s)")
 
 
+def section_label(h: Hit) -> str:
+    """The hit's headings (``Part I › Training``) without a first heading that only
+    repeats the document's title (a resolution's title is often its first heading);
+    "" when nothing else is left."""
+    path = list(h.heading_path) if h.heading_path else ([h.section] if h.section else [])
+
+    def norm(t: str) -> str:
+        return " ".join(t.split()).casefold()
+
+    if path and h.title and norm(path[0]) == norm(h.title):
+        path = path[1:]
+    return " › ".join(path)
+
+
 def _meta_line(h: Hit) -> str:
-    bits = [" › ".join(h.heading_path) if h.heading_path else h.section]
+    label = section_label(h)
+    bits = [label] if label else []
     if h.date:
         bits.append(h.date)
     return safe(" · ".join(bits))

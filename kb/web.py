@@ -52,7 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .errors import AmbiguousReference, KbError, PassageNotFound, QueryError
-from .render import header, human_size, json_text, safe, safe_line
+from .render import header, human_size, json_text, safe, safe_line, section_label
 
 if TYPE_CHECKING:
     from .api import KnowledgeBase
@@ -286,7 +286,8 @@ def _environment() -> Environment:
     env.filters["line"] = lambda s: safe_line(s or "")  # names, ids, citations, queries
     env.filters["exact"] = exact  # ids and values the page hands back
     env.globals.update(marked=marked, passage_url=passage_url, file_url=file_url,
-                       export_url=export_url, version=__version__)
+                       export_url=export_url, section_label=section_label,
+                       version=__version__)
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)  # compiled once, here
     return env

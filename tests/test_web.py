@@ -425,6 +425,11 @@ def test_annex_page_without_javascript(client, site):
         assert href.startswith("/api/export?ids=") and link["attrs"]["data-format"] in href
         r = client.get(href)
         assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
+    # two passages of one document differ at a glance: their first words are shown
+    for li, h in zip(items, (a, b)):
+        shown = text_of(within(li, "annex-excerpt")[0])
+        assert li["attrs"]["data-excerpt"] == shown and len(shown) <= 90
+        assert h.text.startswith(shown.rstrip("…").rstrip())
     removed = get_page(client, within(items[0], "remove-nojs")[0]["attrs"]["href"])
     assert [li["attrs"]["data-id"] for li in removed.one("ol", id="annex-items")["children"]] \
         == [b.id]
@@ -1165,3 +1170,20 @@ def test_page_header_follows_an_update_made_elsewhere(new_kb, tmp_path):
         other = new_kb(corpus, tmp_path / "ix")  # as a separate `kb index` would
         other.update()
         assert text_of(Page(c.get("/").text).one(id="freshness")).startswith("2 documents ·")
+
+
+def test_a_section_that_only_repeats_the_title_is_not_shown():
+    from dataclasses import replace
+
+    from kb.models import Hit
+    from kb.render import section_label
+
+    h = Hit(rank=1, score=1.0, id="r.txt#1", doc="r.txt", title="Resolution 2771 (2025)",
+            date=None, section="Resolution 2771 (2025)", heading_path=("Resolution 2771 (2025)",),
+            line_start=1, line_end=2, page=None, paragraph=None, text="t", snippet="t",
+            highlights=(), missing_terms=(), citation="r.txt:1-2", path="r.txt")
+    assert section_label(h) == ""
+    assert section_label(replace(h, heading_path=("RESOLUTION  2771 (2025)", "Annex"))) == "Annex"
+    assert section_label(replace(h, heading_path=("Part I", "Training"))) == "Part I › Training"
+    assert section_label(replace(h, heading_path=(), section="Scope")) == "Scope"
+    assert section_label(replace(h, heading_path=(), section="")) == ""

@@ -42,7 +42,8 @@
   }
   function itemOf(el) {
     return { id: el.getAttribute("data-id"), ref: el.getAttribute("data-ref") || "",
-             title: el.getAttribute("data-title") || "", citation: el.getAttribute("data-citation") || "" };
+             title: el.getAttribute("data-title") || "", citation: el.getAttribute("data-citation") || "",
+             excerpt: el.getAttribute("data-excerpt") || "" };
   }
   function exportUrl(items, fmt) {
     return "/api/export?ids=" + items.map(function (x) { return encodeURIComponent(x.id); }).join(",") +
@@ -75,6 +76,13 @@
       });
       li.appendChild(title);
       li.appendChild(cite);
+      if (typeof x.excerpt === "string" && x.excerpt) {
+        // the passage's first words: two passages of one document differ at a glance
+        var ex = document.createElement("span");
+        ex.className = "annex-excerpt";
+        ex.textContent = x.excerpt;
+        li.appendChild(ex);
+      }
       li.appendChild(rm);
       list.appendChild(li);
     });
