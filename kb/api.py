@@ -25,6 +25,7 @@ from . import store as _store
 from .errors import (
     CorpusMismatch,
     CorpusNotFound,
+    IndexIncompatible,
     IndexLocked,
     IndexMissing,
     IndexWriteFailed,
@@ -646,21 +647,37 @@ class KnowledgeBase:
         return Staleness(folders=changed_folders(self.corpus, since))
 
     def prepare(self, update: bool = True, *, progress: _index.Progress | None = None,
-                before_build: Callable[[], None] | None = None) -> Refresh:
+                before_build: Callable[..., None] | None = None) -> Refresh:
         """Before a search (the policy of ``kb search`` and ``kb export``): build the
-        index when there is none (``before_build()`` is called first, then the
-        build reports ``progress``; :attr:`Refresh.action` is ``"built"``), else
-        :meth:`refresh` it (``update``: when that is cheap).
+        index when there is none, or rebuild it when an older kb built it (or with
+        other analysis settings): ``before_build(why)`` is called first (``why``:
+        ``"missing"`` or the reason for the rebuild), then the build reports
+        ``progress``; :attr:`Refresh.action` is ``"built"``.  Else :meth:`refresh`
+        it (``update``: when that is cheap).  An index of a newer kb is left alone
+        (the search then says so).
 
         :raises CorpusNotFound: no index and no corpus folder to build it from.
         """
-        if not self.has_index():
+        why = "missing" if not self.has_index() else self._outdated()
+        if why:
             _store.require_corpus(self.corpus)
             if before_build is not None:
-                before_build()
-            report = self.update(progress=progress)
+                before_build(why)
+            report = self.update(progress=progress)  # an older kb's index: rebuilt
             return Refresh(Staleness(), "built", report=report)
         return self.refresh(update=update, progress=progress)
+
+    def _outdated(self) -> str:
+        """Why the index must be rebuilt before it can be searched (built by an older
+        kb, or with other analysis settings), else ""."""
+        marker = _store.read_marker(self.index)
+        if marker is None:
+            return ""
+        try:
+            _store.check_compatible(marker)
+        except IndexIncompatible as e:
+            return "" if "newer kb" in str(e) else str(e).split(";")[0]
+        return ""
 
     def export_passages(self, limit: int | None = None, offset: int = 0, *,
                         doc: str | None = None, section: str | None = None,

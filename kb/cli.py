@@ -379,8 +379,11 @@ def _ensure_index(kb: Any, no_update: bool = False) -> None:
     cheap), saying on stderr what it did or what changed."""
     bar: list[Any] = []
 
-    def before_build() -> None:
-        _err(f"No index yet: building it from {kb.corpus} …")
+    def before_build(why: str = "missing") -> None:
+        if why == "missing":
+            _err(f"No index yet: building it from {kb.corpus} …")
+        else:  # "the index was built by an older kb (schema 7, now 8)"
+            _err(f"{why[0].upper()}{why[1:]}: rebuilding it from {kb.corpus} …")
         prog, callback = _progress_bar()
         if prog is not None:
             prog.start()

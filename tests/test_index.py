@@ -91,6 +91,40 @@ def test_rebuild_gives_same_passages(tiny_corpus, tmp_path):
     kb.close()
 
 
+@pytest.mark.parametrize("command", ["search", "export"])
+def test_search_and_export_rebuild_an_older_kbs_index_and_say_so(tiny_corpus, tmp_path,
+                                                                  command):
+    """After upgrading kb, the first search rebuilds the index (as `kb index` does)
+    with a line on stderr, rather than stopping with "run kb index --rebuild"; an
+    index of a newer kb is still refused (exit 2) and left as it is."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    where = ["--corpus", str(tiny_corpus), "--index", str(tmp_path / "index")]
+    make_kb(tmp_path).update()
+    marker_path = tmp_path / "index" / kbstore.MARKER
+    marker = json.loads(marker_path.read_text())
+    marker["schema"] = kbstore.SCHEMA_VERSION - 1
+    marker_path.write_text(json.dumps(marker))
+    r = CliRunner().invoke(cli, [command, "harassment", *where], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    first = r.stderr.splitlines()[0]
+    assert first.startswith(f"The index was built by an older kb (schema "
+                            f"{kbstore.SCHEMA_VERSION - 1}, now {kbstore.SCHEMA_VERSION}): "
+                            "rebuilding it from "), first
+    assert "harassment" in r.stdout.lower()
+    assert json.loads(marker_path.read_text())["schema"] == kbstore.SCHEMA_VERSION
+    again = CliRunner().invoke(cli, [command, "harassment", *where], catch_exceptions=False)
+    assert again.exit_code == 0 and again.stderr == ""
+    newer = json.loads(marker_path.read_text())
+    newer["schema"] = kbstore.SCHEMA_VERSION + 1
+    marker_path.write_text(json.dumps(newer))
+    r = CliRunner().invoke(cli, [command, "harassment", *where], catch_exceptions=False)
+    assert r.exit_code == 2 and "newer kb" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert json.loads(marker_path.read_text()) == newer
+
+
 def test_older_schema_is_rebuilt_newer_is_refused(tiny_corpus, tmp_path):
     kb = make_kb(tmp_path)
     kb.update()
