@@ -41,6 +41,10 @@ from . import rankarrays  # noqa: E402
 _KEY = np.int64(1 << 34)
 
 
+#: an ``Or`` of more terms than this is summed sparsely (:meth:`Evaluation.terms_sum`)
+MANY_TERMS = 8
+
+
 class Unsupported(Exception):
     """A query node the array ranker does not evaluate."""
 
@@ -233,10 +237,23 @@ class Evaluation:
         hit = self._terms.get(key)
         if hit is not None:
             return hit
+        mask, u, sc, _ = self._term_scores(text, weights)
+        score = np.zeros(self.rk.n, np.float32)
+        if u is not None:
+            score[u] = sc
+        r = Result(mask, score)
+        self._terms[key] = r
+        return r
+
+    def _term_scores(self, text: bytes, weights: dict[str, float]
+                     ) -> tuple[Any, Any, Any, bool]:
+        """``(mask, u, sc, repeats)``: the live passages holding the term, and the
+        BM25F score ``sc[j]`` of passage ``u[j]`` (``u`` None when none scores; with
+        ``repeats``, a passage holding it in two fields is in ``u`` twice, with the
+        same score; deleted passages score 0)."""
         rk = self.rk
         n = rk.n
         mask = np.zeros(n, bool)
-        score = np.zeros(n, np.float32)
         touched = []
         if self._acc is None:
             self._acc = np.zeros(n, np.float32)
@@ -257,22 +274,55 @@ class Evaluation:
                 g = docs.astype(np.int64) + base
                 acc[g] += np.float32(w) * tf.astype(np.float32) * inv[g]
                 touched.append(g)
-        if touched:
-            u = np.concatenate(touched) if len(touched) > 1 else touched[0]
-            vals = acc[u]
-            acc[u] = 0
-            mask[u] = True
-            if rk.n_live < n:
-                mask &= rk.live
-                vals *= rk.live[u]
-            df = int(np.count_nonzero(mask))
-            if df:
-                idf = math.log(1.0 + (rk.n_live - df + 0.5) / (df + 0.5))
-                k1 = rk.k1
-                score[u] = (idf * (k1 + 1.0)) * vals / (k1 + vals)
-        r = Result(mask, score)
-        self._terms[key] = r
-        return r
+        if not touched:
+            return mask, None, None, False
+        u = np.concatenate(touched) if len(touched) > 1 else touched[0]
+        vals = acc[u]
+        acc[u] = 0
+        mask[u] = True
+        if rk.n_live < n:
+            mask &= rk.live
+            vals *= rk.live[u]
+        df = int(np.count_nonzero(mask))
+        if not df:
+            return mask, None, None, False
+        idf = math.log(1.0 + (rk.n_live - df + 0.5) / (df + 0.5))
+        k1 = rk.k1
+        return mask, u, (idf * (k1 + 1.0)) * vals / (k1 + vals), len(touched) > 1
+
+    def terms_sum(self, terms: dict[bytes, dict[str, float]]) -> Result:
+        """The ``Or`` of many terms (a wildcard's or a fuzzy word's expansions): their
+        BM25F scores summed in one bincount, without a dense score array per term.
+        Each term's scores are those of :meth:`term` (one already scored is reused)."""
+        rk = self.rk
+        n = rk.n
+        mask = np.zeros(n, bool)
+        idxs, vals = [], []
+        for text, weights in terms.items():
+            done = self._terms.get((text, tuple(sorted(weights.items()))))
+            if done is not None:
+                idx = np.flatnonzero(done.mask)
+                idxs.append(idx)
+                vals.append(done.score[idx])
+                mask |= done.mask
+                continue
+            m, u, sc, repeats = self._term_scores(text, weights)
+            mask |= m
+            if u is None:
+                continue
+            if repeats or rk.n_live < n:  # one score per live passage
+                acc = self._acc
+                acc[u] = sc
+                u = np.flatnonzero(m)
+                sc = acc[u]
+                acc[u] = 0
+            idxs.append(u)
+            vals.append(sc)
+        if not idxs:
+            return Result(mask, np.zeros(n, np.float32))
+        score = np.bincount(np.concatenate(idxs), weights=np.concatenate(vals),
+                            minlength=n).astype(np.float32)
+        return Result(mask, score)
 
     def phrase(self, words: tuple[bytes, ...], weights: dict[str, float]) -> Result:
         """Passages holding ``words`` next to each other in one of the weighted fields,
@@ -375,7 +425,10 @@ class Evaluation:
             if t is Q.DisjunctionMax:
                 raise Unsupported("DisjunctionMax")
             terms, phrases, rest = self._term_groups(q.subqueries)
-            results = [self.term(text, w) for text, w in terms.items()]
+            if len(terms) > MANY_TERMS:
+                results = [self.terms_sum(terms)]
+            else:
+                results = [self.term(text, w) for text, w in terms.items()]
             results += [self.phrase(words, w) for words, w in phrases.items()]
             results += [self.evaluate(c) for c in rest]
             return _or(results, rk.n)
@@ -437,8 +490,10 @@ class Evaluation:
                 return self._docs(self._expand(q, self.searcher.reader()))
             if q.field() not in rankarrays.FIELDS:
                 return self._whoosh(q)
-            return _or([self.term(text, w) for text, w in
-                        self._term_groups([q])[0].items()], rk.n)
+            terms = self._term_groups([q])[0]
+            if len(terms) > MANY_TERMS:
+                return self.terms_sum(terms)
+            return _or([self.term(text, w) for text, w in terms.items()], rk.n)
         raise Unsupported(type(q).__name__)
 
     def _term_groups(self, subqueries: list[Any]) -> tuple[
