@@ -428,7 +428,9 @@ class KnowledgeBase:
         query's hits and says so in ``corrected_query`` (``correct=False``: never).
 
         ``facets=N``: ``result.facets`` counts every match by document (the N with
-        the most) and by year, as narrowing the search to one would count them."""
+        the most) and by year; a text held by several files counts once, for the
+        file whose passage stands for it in the results, so the counts add up to
+        ``total``."""
         from .search import Filters, search
 
         with self._using(ranker=True) as gen:
@@ -658,7 +660,7 @@ class KnowledgeBase:
 
         :raises CorpusNotFound: no index and no corpus folder to build it from.
         """
-        why = "missing" if not self.has_index() else self._outdated()
+        why = "missing" if not self.has_index() else self.outdated()
         if why:
             _store.require_corpus(self.corpus)
             if before_build is not None:
@@ -667,16 +669,20 @@ class KnowledgeBase:
             return Refresh(Staleness(), "built", report=report)
         return self.refresh(update=update, progress=progress)
 
-    def _outdated(self) -> str:
+    def outdated(self) -> str:
         """Why the index must be rebuilt before it can be searched (built by an older
-        kb, or with other analysis settings), else ""."""
+        kb, or with other analysis settings), else "" (also for an index of a newer
+        kb, which is refused, never rebuilt, and for no index)."""
         marker = _store.read_marker(self.index)
         if marker is None:
+            return ""
+        schema = marker.get("schema")
+        if isinstance(schema, int) and schema > _store.SCHEMA_VERSION:
             return ""
         try:
             _store.check_compatible(marker)
         except IndexIncompatible as e:
-            return "" if "newer kb" in str(e) else str(e).split(";")[0]
+            return str(e).split(";")[0]
         return ""
 
     def export_passages(self, limit: int | None = None, offset: int = 0, *,

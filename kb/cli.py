@@ -883,8 +883,8 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
     from .watch import Watcher
 
     kb = _kb(corpus, index_)
-    if not kb.has_index():  # the first build shows its progress (changes: the watcher's)
-        _ensure_index(kb, no_update=True)
+    if not kb.has_index() or kb.outdated():  # a build shows its progress (changes: the
+        _ensure_index(kb, no_update=True)  # watcher's)
 
     def now() -> str:
         return dt.datetime.now().strftime("%H:%M:%S")
@@ -931,6 +931,7 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
             pass
     except KeyboardInterrupt:
         _forget_unhandled_keyboard_interrupt()
+        _Interrupt.seen = False  # the way to stop: a later error is not a Ctrl-C
     finally:
         signal.signal(signal.SIGTERM, old)
         w.stop()

@@ -92,9 +92,10 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
         if marker is not None and not rebuild:
             try:
                 store.check_compatible(marker)
-            except IndexIncompatible as e:
-                if "newer kb" in str(e):
-                    raise
+            except IndexIncompatible:
+                schema = marker.get("schema")
+                if isinstance(schema, int) and schema > store.SCHEMA_VERSION:
+                    raise  # a newer kb's index: never rebuilt by an older kb
                 rebuild = True  # older schema: rebuilding is cheap and safe
         if marker is None or rebuild:
             walk = _corpus.walk(corpus_dir)

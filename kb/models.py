@@ -238,8 +238,10 @@ class DocCount:
 class Facets:
     """A search's matches counted by document and by year, over every match.
 
-    A count is what narrowing the search to that document (or year) would find:
-    identical passages count once within it."""
+    As in the results, a text held by several files (identical passages) counts
+    once, for the file whose passage stands for it, so the counts add up to the
+    search's total.  Narrowing the search to a document or year can find more: its
+    copies of texts that another file stood for are then shown."""
 
     docs: tuple[DocCount, ...]  #: the documents with the most matches (ties: best hit first)
     documents: int  #: how many documents hold a match (``docs`` lists the first ones)

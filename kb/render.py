@@ -157,8 +157,11 @@ def section_label(h: Hit) -> str:
     return " › ".join(path)
 
 
-def _meta_line(h: Hit) -> str:
-    label = section_label(h)
+def _meta_line(h: Hit, title_shown: bool = True) -> str:
+    """Section and date; the section without a first heading that repeats the title
+    when the title is shown above it (search results; ``kb show`` shows no title)."""
+    label = section_label(h) if title_shown else \
+        (" › ".join(h.heading_path) if h.heading_path else h.section)
     bits = [label] if label else []
     if h.date:
         bits.append(h.date)
@@ -196,7 +199,9 @@ def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
         # [29ktg6]: the short reference, typed back to `kb show` and `kb export --ids`
         ref = f"[{safe_line(h.ref)}] " if h.ref else ""
         out.write(f"\n{h.rank}. {ref}{safe(h.title)}  [score {h.score:.2f}]\n")
-        out.write(f"   {_meta_line(h)}\n")
+        meta = _meta_line(h)
+        if meta:
+            out.write(f"   {meta}\n")
         out.write(f"   {_cite_line(h)}\n")
         if h.also_in:
             out.write(f"   {also_line(h)}\n")
@@ -224,7 +229,9 @@ def rich_results(result: SearchResult, console: Any) -> None:
         line.append(safe(h.title), style="bold")
         line.append(f"  score {h.score:.2f}", style="dim")
         console.print(line)
-        console.print(Padding(Text(_meta_line(h), style="cyan"), (0, 0, 0, 3)))
+        meta = _meta_line(h)
+        if meta:
+            console.print(Padding(Text(meta, style="cyan"), (0, 0, 0, 3)))
         cite = Text(safe_line(h.citation), style="green")
         if h.symbol_citation:
             cite.append("  —  ", style="dim")
@@ -264,7 +271,8 @@ def passages_text(hits: list[Hit], focus: str | Collection[str] | None = None) -
         mark = "▶ " if h.id in marked else ""
         sym = f"  —  {safe_line(h.symbol_citation)}" if h.symbol_citation else ""
         parts.append(f"{mark}{safe_line(h.id)}  —  {safe_line(h.citation)}{sym}  "
-                     f"[{safe_line(h.ref)}]\n{_meta_line(h)}\n\n{safe(h.text)}\n")
+                     f"[{safe_line(h.ref)}]\n{_meta_line(h, title_shown=False)}\n\n"
+                     f"{safe(h.text)}\n")
     return "\n".join(parts)
 
 

@@ -377,6 +377,9 @@ def _known(engine: EngineReader, alts: list[list[str]]) -> bool:
     return any(all(engine.has_term(t) for t in ts) for ts in alts)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def search(
     engine: EngineReader,
     text: str,
@@ -406,6 +409,9 @@ def search(
     t0 = time.perf_counter()
     if not text or not text.strip():
         raise QueryError("empty query: type some words, e.g. kb search \"bystander intervention\"")
+    # bytes of the command line that were not UTF-8 arrive as lone surrogates (PEP
+    # 383): they can match no word; as U+FFFD they are shown, and split words
+    text = _SURROGATE.sub("\ufffd", text)
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(text):,} characters long; the limit is "
                          f"{MAX_QUERY_CHARS:,}: search for its key words instead")

@@ -191,6 +191,8 @@ def run(kb: KnowledgeBase, sock: socket.socket, *, token: str | None, hosts: lis
             webbrowser.open(open_url)  # the socket listens: the request waits for the server
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl-C before uvicorn took the signal over
-        pass
+        from .cli import _Interrupt
+
+        _Interrupt.seen = False  # the way to stop: a later error is not a Ctrl-C
     print("Stopped.", file=sys.stderr)
     return 0

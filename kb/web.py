@@ -74,6 +74,9 @@ DEFAULT_CONTEXT = 2
 #: the facets list this many documents, those with the most matches (every match is
 #: counted, by the same pass over the ranking arrays that ranks them)
 FACET_DOCS = 12
+#: how long the page header reuses the index summary when the index's update time
+#: cannot be read (else it is read again exactly when the index changes)
+SUMMARY_TTL = 60.0
 #: the hosts a server bound to loopback answers to (``Host`` header)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 COOKIE = "kb_token"
@@ -446,7 +449,8 @@ class Web:
         self.want_watch = watch
         self.watcher: Any = None
         self.watch_note: str | None = None
-        self._summary: tuple[float, dict[str, Any]] | None = None
+        #: (when read, the summary, the index's update time then)
+        self._summary: tuple[float, dict[str, Any], Any] | None = None
 
     # -- helpers ----------------------------------------------------------------
 
@@ -483,14 +487,16 @@ class Web:
         """Documents, passages and when the index last changed, for every page: from
         :meth:`KnowledgeBase.status`, read again only when the index has changed since
         (:meth:`KnowledgeBase.last_updated`, a small read; ``status`` also checks every
-        corpus file and costs tens of ms at 200k passages)."""
+        corpus file and costs tens of ms at 200k passages); when that cannot be read
+        (a missing corpus folder), after :data:`SUMMARY_TTL` seconds."""
         now = time.monotonic()
         cached = self._summary
         try:
-            changed = self.engine(self.kb.last_updated)
+            changed: Any = self.engine(self.kb.last_updated) or 0.0
         except Exception:  # noqa: BLE001 - shown on /status; a page still renders
             changed = None
-        if cached is None or changed != cached[1].get("updated"):
+        if cached is None or (changed is None and now - cached[0] > SUMMARY_TTL) or \
+                (changed is not None and changed != cached[2]):
             try:
                 st = self.engine(self.kb.status)
                 info = {"documents": st.documents, "passages": st.passages,
@@ -498,7 +504,7 @@ class Web:
             except Exception:  # noqa: BLE001 - shown on /status; a page still renders
                 log.exception("reading the index status")
                 info = {"documents": 0, "passages": 0, "updated": None}
-            cached = self._summary = (now, info)
+            cached = self._summary = (now, info, changed)
         info = dict(cached[1])
         w = self.watch_state()
         info["updating"] = bool(w.get("running"))
@@ -573,7 +579,8 @@ class Web:
     def status(self, request: Request) -> Response:
         st = self.engine(self.kb.status)
         self._summary = (time.monotonic(), {"documents": st.documents,
-                                            "passages": st.passages, "updated": st.updated})
+                                            "passages": st.passages, "updated": st.updated},
+                         st.updated or 0.0)
         return self.page("status.html", nav="status", st=st, d=st.to_dict(),
                          watch=self.watch_state(), age=_ago(st.updated),
                          size=human_size(st.size_bytes))

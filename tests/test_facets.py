@@ -87,3 +87,27 @@ def test_a_corrected_query_counts_its_own_matches(dated):
 def test_nothing_matches_no_documents(dated):
     r = dated.search("zzzqqq", facets=5, correct=False)
     assert r.total == 0 and _got(r) == ([], 0, [], 0)
+
+
+@pytest.mark.parametrize("ranker", ["arrays", "whoosh"])
+def test_documents_tied_on_count_and_score_go_in_the_order_of_their_hits(tmp_path, monkeypatch,
+                                                                         ranker):
+    """Three one-passage documents that score alike; the first is edited (its passage
+    gets a new, higher number, its document keeps its place in the index's tables):
+    the facets still list them as the hits come."""
+    monkeypatch.setenv("KB_RANKER", ranker)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    body = "The ombudsman offers mediation to staff in field missions across regions. " * 3
+    for name in ("a", "b", "c"):
+        (corpus / f"{name}.md").write_text(f"# Note\n\n{body}\n", encoding="utf-8")
+    k = KnowledgeBase(corpus, tmp_path / "ix")
+    k.update()
+    (corpus / "a.md").write_text(f"# Note\n\n{body}\n\n", encoding="utf-8")  # same words
+    k.update()
+    try:
+        r = k.search("mediation", facets=3, dedup=False)
+        assert len({h.score for h in r.hits}) == 1  # a real tie
+        assert [d.doc for d in r.facets.docs] == [h.doc for h in r.hits]
+    finally:
+        k.close()

@@ -42,7 +42,7 @@ def heavy(mods: set[str], prefixes: tuple[str, ...]) -> list[str]:
 
 def test_import_kb_loads_no_whoosh_rich_or_markdown_it():
     mods = loaded("import kb")
-    assert heavy(mods, ("whoosh", "rich", "markdown_it", "click")) == []
+    assert heavy(mods, ("whoosh", "rich", "markdown_it", "click", "numpy", "rapidfuzz")) == []
 
 
 def test_help_loads_no_rich_markdown_it_or_whoosh_writing():
@@ -59,4 +59,4 @@ def test_search_to_a_pipe_loads_no_rich_markdown_it_or_whoosh_writing(tiny_corpu
     assert "whoosh.searching" in mods  # it did search
     assert heavy(mods, ("rich", "markdown_it", "charset_normalizer", "whoosh.writing",
                         "whoosh.multiproc", "multiprocessing", "kb.engine.segwriter",
-                        "kb.engine.parallel", "kb.export")) == []
+                        "kb.engine.parallel", "kb.export", "rapidfuzz")) == []

@@ -269,6 +269,35 @@ def split_sample(tmp_path_factory: pytest.TempPathFactory):
 _SAMPLE_WORDS = sorted(set(SAMPLE.read_text(encoding="utf-8").lower().split()))[:400]
 
 
+@pytest.fixture(scope="module")
+def one_segment(tmp_path_factory: pytest.TempPathFactory):
+    """The sample report in one segment (Whoosh expands fuzzy words over one segment
+    with plain Levenshtein, over several with swaps counted as one edit)."""
+    root = tmp_path_factory.mktemp("fuzzy1")
+    corpus = root / "c"
+    corpus.mkdir()
+    shutil.copy(SAMPLE, corpus / SAMPLE.name)
+    kb = KnowledgeBase(corpus, root / "ix")
+    kb.update()
+    gen = kb._open(ranker=True)
+    yield gen.engine
+    kb.close()
+
+
+def _fuzzy_spec(reader, field: str, w: str, maxdist: int, prefix: int) -> list[bytes]:
+    """What a fuzzy word means: every term of the field sharing its first ``prefix``
+    letters within ``maxdist`` edits, a swap of neighbours being one edit (Whoosh's
+    damerau_levenshtein, an optimal-string-alignment distance)."""
+    from whoosh.support.levenshtein import damerau_levenshtein
+
+    out = []
+    for b in reader.lexicon(field):
+        t = b.decode("utf-8")
+        if t.startswith(w[:prefix]) and damerau_levenshtein(t, w) <= maxdist:
+            out.append(b)
+    return sorted(out)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(word=st.one_of(
     st.sampled_from(_SAMPLE_WORDS + ["égalit", "harcel", "домогат", "cafe", "zurich", "ÿ"]),
@@ -276,8 +305,9 @@ _SAMPLE_WORDS = sorted(set(SAMPLE.read_text(encoding="utf-8").lower().split()))[
     edits=st.lists(st.tuples(st.integers(0, 12), st.sampled_from(["a", "e", "x", "", "swap"])),
                    max_size=2),
     maxdist=st.integers(1, 2), prefix=st.integers(1, 2),
-    field=st.sampled_from(["text", "section", "title"]))
-def test_fuzzy_expansion_equals_whooshs(split_sample, word, edits, maxdist, prefix, field):
+    field=st.sampled_from(["text", "section", "title"]), split=st.booleans())
+def test_fuzzy_expansion_is_the_edit_distance_over_the_vocabulary(
+        split_sample, one_segment, word, edits, maxdist, prefix, field, split):
     from whoosh.query import FuzzyTerm
 
     from kb.analysis import term
@@ -287,11 +317,29 @@ def test_fuzzy_expansion_equals_whooshs(split_sample, word, edits, maxdist, pref
         w = w[:at] + w[at + 1:at + 2] + w[at:at + 1] + w[at + 2:] if ch == "swap" else \
             w[:at] + ch + w[at + 1:]
     w = w or word
-    engine = split_sample
-    assert len(engine.ranker.parts) > 3
-    whoosh = sorted(t.encode() if isinstance(t, str) else t for t in
-                    FuzzyTerm(field, w, maxdist=maxdist, prefixlength=prefix)._btexts(engine.reader))
-    assert engine.ranker.fuzzy_terms(field, w, maxdist, prefix, {}) == whoosh
+    engine = split_sample if split else one_segment
+    assert (len(engine.ranker.parts) > 3) == split
+    got = engine.ranker.fuzzy_terms(field, w, maxdist, prefix, {})
+    assert got == _fuzzy_spec(engine.reader, field, w, maxdist, prefix)
+    if split:  # Whoosh's own expansion over several segments is the same distance
+        assert got == sorted(t.encode() if isinstance(t, str) else t for t in FuzzyTerm(
+            field, w, maxdist=maxdist, prefixlength=prefix)._btexts(engine.reader))
+
+
+@pytest.mark.parametrize("ranker", ["arrays", "whoosh"])
+def test_both_rankers_take_a_swap_as_one_edit_in_one_segment(tmp_path, monkeypatch, ranker):
+    monkeypatch.setenv("KB_RANKER", ranker)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(SAMPLE, corpus / SAMPLE.name)
+    kb = KnowledgeBase(corpus, tmp_path / "ix")
+    kb.update()
+    try:
+        assert kb.search("hraass~1", limit=None).total == \
+            kb.search("harassment", limit=None).total > 0
+        assert kb.search("ab~1/3", limit=None).total >= 0  # prefix longer than the word
+    finally:
+        kb.close()
 
 
 def test_fuzzy_counts_a_swap_of_neighbours_as_one_edit(split_sample):

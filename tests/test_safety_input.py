@@ -325,6 +325,21 @@ def test_any_query_through_the_cli_exits_0_1_or_2_with_one_line(built, q, fmt):
         assert json.loads(r.stdout)["total"] >= 0
 
 
+@pytest.mark.parametrize("q", ["h\udcffrass~", "h\udcffrass", "\udcff", "har\udcff*",
+                               '"sexual \udcffharassment"', "harassment~\udcff"])
+def test_bytes_that_are_not_utf8_in_a_query_are_no_crash(built, q):
+    """A command-line byte that is not UTF-8 reaches kb as a lone surrogate (PEP
+    383); it once crashed the stemmer of a fuzzy word ("this is a bug in kb")."""
+    corpus, index = built
+    r = CliRunner().invoke(cli, ["search", *loc(corpus, index), "--", q])
+    assert r.exit_code in (0, 1, 2) and "unexpected" not in r.stderr, (q, r.stderr)
+    assert "\udcff" not in r.output
+    try:
+        _shared_kb(built).search(q)
+    except QueryError:
+        pass
+
+
 @pytest.mark.parametrize("q", ["a" * 4_999, "a" * 4_998 + "~", "harassment " * 450,
                                "(" * 4_000, '"' * 4_999, "a* " * 1_600, "x" * 5_001,
                                "bystander " * 1_000])

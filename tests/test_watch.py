@@ -396,3 +396,28 @@ def test_a_corpus_folder_removed_and_restored_is_watched_again(kb, watcher, tmp_
     (corpus / "c.md").write_text(_text("cadmium"), encoding="utf-8")
     wait_for(lambda: hits(kb, "cadmium") == 1, what="watching again")
     assert w._thread.is_alive()
+
+
+def test_kb_watch_rebuilds_an_older_kbs_index_first(kb):
+    """After upgrading kb, `kb watch` rebuilds the index (one line on stderr), as
+    `kb search` and `kb index` do, and then watches."""
+    import json
+
+    from kb import store as kbstore
+
+    marker_path = kb.index / kbstore.MARKER
+    marker = json.loads(marker_path.read_text())
+    marker["schema"] = kbstore.SCHEMA_VERSION - 1
+    marker_path.write_text(json.dumps(marker))
+    p = _kb_watch(kb)
+    try:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0
+    assert err.splitlines()[0].startswith("The index was built by an older kb (schema "), err
+    assert err.splitlines()[-1] == "stopped watching"
+    assert json.loads(marker_path.read_text())["schema"] == kbstore.SCHEMA_VERSION

@@ -796,8 +796,10 @@ def facet_counts(rk: Ranker, shown: Any, key: Any, n_docs: int
 
     Returns ``(docs, documents, years, undated)``: the ``n_docs`` documents with the
     most matches as ``(a passage of it, count)``, most first, ties by the best
-    ``key`` (the ranking) among their passages; how many documents match; ``(year,
-    count)`` latest first; and the matches without a date.  Bincounts: linear in
+    ``key`` (the ranking) among their passages, then by the lowest number among
+    those (as the ranking breaks ties: the document whose hit comes first); how
+    many documents match; ``(year, count)`` latest first; and the matches without
+    a date.  Bincounts: linear in
     the matches."""
     docord, names = rk.docord()
     dm = docord[shown]
@@ -807,9 +809,14 @@ def facet_counts(rk: Ranker, shown: Any, key: Any, n_docs: int
     listed: list[tuple[int, int]] = []
     if n_docs > 0 and documents:
         have = np.flatnonzero(doc_counts)
+        ks = key[shown]
         best = np.full(ndoc, -np.inf)
-        np.maximum.at(best, dm, key[shown])
-        order = have[np.lexsort((-best[have], -doc_counts[have]))][:n_docs]
+        np.maximum.at(best, dm, ks)
+        # a tie of best keys goes as the ranking breaks it: the lower passage number
+        at_best = ks == best[dm]
+        first = np.full(ndoc, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(first, dm[at_best], shown[at_best])
+        order = have[np.lexsort((first[have], -best[have], -doc_counts[have]))][:n_docs]
         for d in order.tolist():
             listed.append((int(shown[int(np.argmax(dm == d))]), int(doc_counts[d])))
     days = rk.dates()[shown]

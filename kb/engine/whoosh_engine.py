@@ -165,6 +165,9 @@ class WhooshReader(EngineReader):
                 ranked = None
         ident = self.identical() if request.dedup else None
         if ranked is None:
+            # fuzzy words as the array ranker expands them (a swap of two letters is
+            # one edit), not as Whoosh does, which differs with the segment count
+            q_and, q_or = (_array_fuzzy(q, self._arrays()) for q in (q_and, q_or))
             ranked, total, more = self._rank_whoosh(words, q_and, q_or, filt, want,
                                                     request.group, q_first, ident)
             hl = highlight_terms(q_or, reader)
@@ -191,7 +194,7 @@ class WhooshReader(EngineReader):
         for d, n in listed:
             p = passage_from_stored(stored(d))
             docs.append(DocCount(p.doc, p.title, n))
-        return Facets(tuple(docs), documents, tuple((str(y), n) for y, n in years), undated)
+        return Facets(tuple(docs), documents, tuple((f"{y:04d}", n) for y, n in years), undated)
 
     def _facets_whoosh(self, full: list[tuple[int, float]], n_docs: int) -> Any:
         """The counts of :func:`kb.engine.ranker.facet_counts` when Whoosh's scorer
@@ -444,6 +447,42 @@ class WhooshReader(EngineReader):
         self.ranker = None  # its arrays map the ranking-array files: unmapped when freed
         self._ident = None
         self._doc_names = None
+
+
+_ARRAY_FUZZY: Any = None
+
+
+def _array_fuzzy(q: Any, rk: Any) -> Any:
+    """``q`` with its fuzzy words (``FuzzyTerm`` over text, section or title)
+    expanded by :meth:`kb.engine.ranker.Ranker.fuzzy_terms`.
+
+    Whoosh's own expansion uses the optimal-string-alignment distance over a
+    reader of several segments but plain Levenshtein (no swaps) over one, so the
+    Whoosh scorer would match other words than the array ranker."""
+    global _ARRAY_FUZZY
+    from whoosh.query import FuzzyTerm
+
+    from . import rankarrays
+
+    if _ARRAY_FUZZY is None:
+        class ArrayFuzzyTerm(FuzzyTerm):
+            rk: Any = None
+
+            def _btexts(self, ixreader: Any) -> list[str]:
+                return [t.decode("utf-8") for t in self.rk.fuzzy_terms(
+                    self.fieldname, self.text, int(self.maxdist), self.prefixlength, {})]
+
+        _ARRAY_FUZZY = ArrayFuzzyTerm
+    if type(q) is FuzzyTerm and q.fieldname in rankarrays.FIELDS:
+        import copy
+
+        out = copy.copy(q)
+        out.__class__ = _ARRAY_FUZZY
+        out.rk = rk
+        return out
+    if q.is_leaf():
+        return q
+    return q.apply(lambda c: _array_fuzzy(c, rk))
 
 
 def _open_lazy_files(reader: Any) -> None:
