@@ -916,15 +916,15 @@ def watch(debounce: float, corpus: str | None, index_: str | None) -> int:
         log.addHandler(logging.NullHandler())
 
     w = Watcher(kb, debounce=debounce, on_update=updated, on_error=failed)
-    w.start()
     shown = kb.corpus_prefix if kb.corpus_prefix is not None else display_prefix(kb.corpus)
-    click.echo(f"watching {safe_line(shown or './')} — Ctrl-C to stop")
 
     def terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, terminate)
-    try:
+    try:  # from here a Ctrl-C or SIGTERM stops watching (exit 0), even one at once
+        w.start()
+        click.echo(f"watching {safe_line(shown or './')} — Ctrl-C to stop")
         # a short wait, again and again: the kernel may hand Ctrl-C to another thread
         # (the watcher's), and Python acts on it only when the main thread runs
         while not done.wait(0.2):

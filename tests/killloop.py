@@ -55,10 +55,19 @@ def kb_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "kb", *args]
 
 
+def default_sigint() -> None:
+    """In a child process: Ctrl-C (SIGINT) acts.  A test run started in the
+    background by a shell without job control (`pytest &` in a script, as a CI
+    runner may) passes SIGINT on as ignored, and Python then leaves it ignored, so
+    a test that sends SIGINT would find kb deaf to it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_kb(*args: str) -> subprocess.Popen[bytes]:
     """``kb ARGS`` in the background; finish with ``communicate()`` (closes the pipe)."""
     return subprocess.Popen(kb_cmd(*args), cwd=ROOT, env=kb_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=default_sigint)
 
 
 def run_kb(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -104,7 +104,7 @@ def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
     import subprocess
     import sys
 
-    from .killloop import ROOT, kb_env
+    from .killloop import ROOT, default_sigint, kb_env
 
     (tmp_path / "kb_probe.py").write_text(
         "from kb import api, cli\n"
@@ -118,7 +118,7 @@ def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
     env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
     r = subprocess.run([sys.executable, "-m", "kb_probe", "index", "--corpus", str(corpus),
                         "--index", str(tmp_path / "index")], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, preexec_fn=default_sigint)
     assert (r.returncode, r.stderr.strip()) == (130, "Interrupted.")
 
 
@@ -130,7 +130,7 @@ def test_ctrl_c_turned_into_an_import_error_still_exits_130(tmp_path):
     import subprocess
     import sys
 
-    from .killloop import ROOT, kb_env
+    from .killloop import ROOT, default_sigint, kb_env
 
     (tmp_path / "kb_probe.py").write_text(
         "import os, signal, sys\n"
@@ -154,7 +154,8 @@ def test_ctrl_c_turned_into_an_import_error_still_exits_130(tmp_path):
     for mode in ("sigint", "plain"):
         r = subprocess.run([sys.executable, "-m", "kb_probe", "index", "--corpus", str(corpus),
                             "--index", str(tmp_path / "index"), mode], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120,
+                           preexec_fn=default_sigint)
         got[mode] = (r.returncode, r.stderr.strip())
     assert got["sigint"] == (130, "Interrupted.")
     assert got["plain"][0] == 2 and "unexpected ImportError" in got["plain"][1]

@@ -22,6 +22,7 @@ from kb.errors import KbError
 from kb.watch import Watcher
 
 from .corpusgen import make_corpus
+from .killloop import default_sigint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -265,12 +266,6 @@ def test_a_watcher_builds_a_missing_index(tmp_path):
 # -- kb watch -------------------------------------------------------------------
 
 
-def _default_sigint() -> None:
-    """In the child: Ctrl-C acts (a test run in the background, `pytest &`, passes
-    SIGINT on as ignored, and Python then leaves it ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _readline(p: subprocess.Popen[str], timeout: float = 20.0, stream: object = None) -> str:
     """The next line of ``p``'s stdout (or ``stream``), waiting at most ``timeout``."""
     f = p.stdout if stream is None else stream
@@ -291,7 +286,7 @@ def test_kb_watch_prints_updates_and_stops_cleanly(kb, sig):
         [sys.executable, "-m", "kb", "watch", "--debounce", "0.1",
          "--corpus", str(kb.corpus), "--index", str(kb.index)],
         cwd=kb.corpus.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=_default_sigint)
+        text=True, preexec_fn=default_sigint)
     try:
         assert _readline(p) == "watching corpus/ — Ctrl-C to stop\n"
         (kb.corpus / "new\x1b[31m.md").write_text(_text("feldspar"), encoding="utf-8")
@@ -342,7 +337,7 @@ def _kb_watch(kb: KnowledgeBase) -> subprocess.Popen[str]:
         [sys.executable, "-m", "kb", "watch", "--debounce", "0.1",
          "--corpus", str(kb.corpus), "--index", str(kb.index)],
         cwd=kb.corpus.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=_default_sigint)
+        text=True, preexec_fn=default_sigint)
     assert _readline(p).startswith("watching ")
     return p
 

@@ -29,6 +29,7 @@ from kb.render import safe_line
 
 from .conftest import NESTED_MD, PLAIN_TXT, SAMPLE, SAMPLE_ID
 from .fixtures import UNW, copy_sample_pdfs, make_pdf
+from .killloop import default_sigint
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for the httpx2 fork; httpx works the same
@@ -952,7 +953,8 @@ def _serve(site, *args: str, env: dict | None = None) -> tuple[subprocess.Popen,
     cmd = [sys.executable, "-m", "kb", "serve", "--corpus", str(site["corpus"]), "--index",
            str(site["index"]), "--no-watch", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                            preexec_fn=default_sigint)
     lines: list[str] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
