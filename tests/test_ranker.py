@@ -244,19 +244,24 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
+def _sample_kb(root: Path) -> KnowledgeBase:
+    """The sample report, indexed under ``root``."""
+    corpus = root / "c"
+    corpus.mkdir()
+    shutil.copy(SAMPLE, corpus / SAMPLE.name)
+    kb = KnowledgeBase(corpus, root / "ix")
+    kb.update()
+    return kb
+
+
 @pytest.fixture(scope="module")
 def split_sample(tmp_path_factory: pytest.TempPathFactory):
     """The sample report, its ranking arrays split into many parts, plus a file of
     accented, Cyrillic and symbol-like words; and a second segment from an update."""
     mp = pytest.MonkeyPatch()
     mp.setattr(rankarrays, "PART_TOKENS", 300)
-    root = tmp_path_factory.mktemp("fuzzy")
-    corpus = root / "c"
-    corpus.mkdir()
-    shutil.copy(SAMPLE, corpus / SAMPLE.name)
-    kb = KnowledgeBase(corpus, root / "ix")
-    kb.update()
-    (corpus / "more.md").write_text(
+    kb = _sample_kb(tmp_path_factory.mktemp("fuzzy"))
+    (kb.corpus / "more.md").write_text(
         "# Égalité\n\nÉgalité des genres, harcèlement, домогательство, ﬁnance, "
         "naïve café, S/RES/2771, zürich, œuvre, ÿes, ÿ\n", encoding="utf-8")
     kb.update()
@@ -273,12 +278,7 @@ _SAMPLE_WORDS = sorted(set(SAMPLE.read_text(encoding="utf-8").lower().split()))[
 def one_segment(tmp_path_factory: pytest.TempPathFactory):
     """The sample report in one segment (Whoosh expands fuzzy words over one segment
     with plain Levenshtein, over several with swaps counted as one edit)."""
-    root = tmp_path_factory.mktemp("fuzzy1")
-    corpus = root / "c"
-    corpus.mkdir()
-    shutil.copy(SAMPLE, corpus / SAMPLE.name)
-    kb = KnowledgeBase(corpus, root / "ix")
-    kb.update()
+    kb = _sample_kb(tmp_path_factory.mktemp("fuzzy1"))
     gen = kb._open(ranker=True)
     yield gen.engine
     kb.close()

@@ -331,6 +331,17 @@ def test_import_kb_and_help_load_no_watchfiles():
     assert not {m for m in mods if m.startswith(("watchfiles", "anyio", "kb.watch"))}
 
 
+def _interrupt(p: subprocess.Popen[str]) -> tuple[str, str]:
+    """Ctrl-C to a running `kb watch`; its stdout and stderr (killed if it hangs)."""
+    try:
+        p.send_signal(signal.SIGINT)
+        return p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
 def _kb_watch(kb: KnowledgeBase) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     p = subprocess.Popen(
@@ -351,12 +362,8 @@ def test_kb_watch_prints_a_failed_update_as_one_line_and_goes_on(kb, tmp_path):
         KnowledgeBase(other, kb.index).update(rebuild=True)  # the index now belongs to other/
         (kb.corpus / "y.md").write_text(_text("topaz"), encoding="utf-8")
         first = _readline(p, stream=p.stderr)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=10)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
+        out, err = _interrupt(p)
     assert p.returncode == 0
     assert re.fullmatch(r"\d\d:\d\d:\d\d error: update failed: the index in .* was built "
                         r"from .*other, not from .*corpus; .*\n", first), first
@@ -405,13 +412,7 @@ def test_kb_watch_rebuilds_an_older_kbs_index_first(kb):
     marker["schema"] = kbstore.SCHEMA_VERSION - 1
     marker_path.write_text(json.dumps(marker))
     p = _kb_watch(kb)
-    try:
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
+    out, err = _interrupt(p)
     assert p.returncode == 0
     assert err.splitlines()[0].startswith("The index was built by an older kb (schema "), err
     assert err.splitlines()[-1] == "stopped watching"
