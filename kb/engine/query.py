@@ -159,10 +159,12 @@ def _useless(q: Any) -> bool:
     return False
 
 
-def parse_query(schema: Any, text: str, group: str = "and", reader: Any = None) -> Any:
+def parse_query(schema: Any, text: str, group: str = "and", reader: Any = None,
+                memo: dict[str, list[str]] | None = None) -> Any:
     """Parse user query text; falls back to plain words for malformed input.
     With ``reader``, wildcards and compound words are expanded against the index
-    (:func:`expand`).
+    (:func:`expand`); ``memo`` keeps the wildcards' words between the parses of
+    one search (both groupings, every field: six walks of the dictionary else).
 
     :raises QueryError: the query holds no searchable word at all.
     """
@@ -178,7 +180,7 @@ def parse_query(schema: Any, text: str, group: str = "and", reader: Any = None) 
     except Exception:  # noqa: BLE001 - whoosh can fail in odd ways on odd input
         q = None
     if q is not None and not _useless(q) and _balanced(text):
-        return expand(_required_nots(_fix_fuzzy(q)), reader, prepared)
+        return expand(_required_nots(_fix_fuzzy(q)), reader, prepared, memo)
     words = plain_words(text)
     words = [w.replace("*", "").replace("?", "").replace("~", "") for w in words]
     words = [w for w in words if query_terms(w)]
@@ -192,7 +194,7 @@ def parse_query(schema: Any, text: str, group: str = "and", reader: Any = None) 
         q = None
     if q is None or _useless(q):
         raise QueryError(f"nothing to search for in {text!r}; try plain words")
-    return expand(q, reader, safe)
+    return expand(q, reader, safe, memo)
 
 
 def _required_nots(q: Any) -> Any:
@@ -246,9 +248,11 @@ def lexicon_cache(reader: Any) -> dict[tuple[str, str], bool]:
 class _Ctx:
     """What :func:`expand` needs: the reader, the parsed text, a lexicon cache."""
 
-    def __init__(self, reader: Any, text: str) -> None:
+    def __init__(self, reader: Any, text: str, memo: dict[str, list[str]] | None = None
+                 ) -> None:
         self.reader = reader
         self.text = text
+        self.memo = {} if memo is None else memo
         self._has = lexicon_cache(reader)
         self.words = "words" in reader.schema
 
@@ -262,13 +266,13 @@ class _Ctx:
         return v
 
 
-def expand(q: Any, reader: Any, text: str) -> Any:
+def expand(q: Any, reader: Any, text: str, memo: dict[str, list[str]] | None = None) -> Any:
     """The query with its wildcards matched against the words as written
     (:func:`surface_terms`) and its words' compound forms added
     (:func:`compound_variants`).  Without a reader, ``q`` unchanged."""
     if reader is None:
         return q
-    return _rewrite(q, _Ctx(reader, text))
+    return _rewrite(q, _Ctx(reader, text, memo))
 
 
 def _rewrite(q: Any, ctx: _Ctx) -> Any:
@@ -361,7 +365,10 @@ def _expand_leaf(q: Any, ctx: _Ctx) -> Any:
 
     if type(q) in (query.Wildcard, query.Prefix) and q.fieldname in _FIELDS and ctx.words:
         pattern = q.text + "*" if type(q) is query.Prefix else q.text
-        return _surface_wildcard(q.fieldname, pattern, surface_terms(ctx.reader, pattern),
+        terms = ctx.memo.get(pattern)
+        if terms is None:
+            terms = ctx.memo[pattern] = surface_terms(ctx.reader, pattern)
+        return _surface_wildcard(q.fieldname, pattern, terms,
                                 boost=q.boost, constantscore=q.constantscore)
     if not isinstance(q, (query.Term, query.Phrase)) or q.fieldname not in _FIELDS:
         return q

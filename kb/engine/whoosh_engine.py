@@ -138,8 +138,10 @@ class WhooshReader(EngineReader):
         filt = make_filter(request.filters, parse_clauses(schema, list(request.clauses)))
         q_first = None
         if words.strip():
-            q_or = parse_query(schema, words, "or", reader)
-            q_and = parse_query(schema, words, "and", reader) if _s.COMBINE == "and-or" else q_or
+            memo: dict[str, list[str]] = {}  # a wildcard's words, found once per search
+            q_or = parse_query(schema, words, "or", reader, memo)
+            q_and = parse_query(schema, words, "and", reader, memo) \
+                if _s.COMBINE == "and-or" else q_or
             if request.symbol:  # the document with this symbol, then its mentions
                 from whoosh.query import Or
 
