@@ -649,14 +649,13 @@ class KnowledgeBase:
         return Staleness(folders=changed_folders(self.corpus, since))
 
     def prepare(self, update: bool = True, *, progress: _index.Progress | None = None,
-                before_build: Callable[..., None] | None = None) -> Refresh:
+                before_build: Callable[[], None] | None = None) -> Refresh:
         """Before a search (the policy of ``kb search`` and ``kb export``): build the
         index when there is none, or rebuild it when an older kb built it (or with
-        other analysis settings): ``before_build(why)`` is called first (``why``:
-        ``"missing"`` or the reason for the rebuild), then the build reports
-        ``progress``; :attr:`Refresh.action` is ``"built"``.  Else :meth:`refresh`
-        it (``update``: when that is cheap).  An index of a newer kb is left alone
-        (the search then says so).
+        other analysis settings, :meth:`outdated` says why): ``before_build()`` is
+        called first, then the build reports ``progress``; :attr:`Refresh.action` is
+        ``"built"``.  Else :meth:`refresh` it (``update``: when that is cheap).  An
+        index of a newer kb is left alone (the search then says so).
 
         :raises CorpusNotFound: no index and no corpus folder to build it from.
         """
@@ -664,7 +663,7 @@ class KnowledgeBase:
         if why:
             _store.require_corpus(self.corpus)
             if before_build is not None:
-                before_build(why)
+                before_build()
             report = self.update(progress=progress)  # an older kb's index: rebuilt
             return Refresh(Staleness(), "built", report=report)
         return self.refresh(update=update, progress=progress)

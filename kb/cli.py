@@ -379,11 +379,13 @@ def _ensure_index(kb: Any, no_update: bool = False) -> None:
     cheap), saying on stderr what it did or what changed."""
     bar: list[Any] = []
 
-    def before_build(why: str = "missing") -> None:
-        if why == "missing":
-            _err(f"No index yet: building it from {kb.corpus} …")
-        else:  # "the index was built by an older kb (schema 7, now 8)"
+    why = kb.outdated()  # "the index was built by an older kb (schema 7, now 8)", or ""
+
+    def before_build() -> None:
+        if why:
             _err(f"{why[0].upper()}{why[1:]}: rebuilding it from {kb.corpus} …")
+        else:
+            _err(f"No index yet: building it from {kb.corpus} …")
         prog, callback = _progress_bar()
         if prog is not None:
             prog.start()
