@@ -801,6 +801,13 @@ class KnowledgeBase:
             except CorpusNotFound as e:
                 st.problem = str(e)
             return st
+        except IndexIncompatible as e:  # another kb's index: what its marker says
+            marker = _store.read_marker(self.index) or {}
+            st.exists = True
+            st.schema = marker.get("schema")
+            st.generation = marker.get("current")
+            st.problem = str(e)
+            return st
         try:
             return self._status(st, h, t)
         finally:

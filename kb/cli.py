@@ -548,6 +548,9 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
       kb index --corpus ~/reports --index ~/reports-index
     """
     kb = _kb(corpus, index_)
+    why = "" if rebuild else kb.outdated()
+    if why:  # "the index was built by an older kb (schema 7, now 8)"
+        _err(f"{why[0].upper()}{why[1:]}: rebuilding it.")
     _, summary, skipped = _run_update(kb, rebuild)
     click.echo(summary)
     if skipped:

@@ -205,11 +205,12 @@ def check_compatible(marker: dict[str, Any]) -> None:
             )
         raise IndexIncompatible(
             f"the index was built by an older kb (schema {schema}, now {SCHEMA_VERSION}); "
-            "run `kb index --rebuild`"
+            "run `kb index` (or `kb search`) to rebuild it"
         )
     if marker.get("settings") != settings_fingerprint():
         raise IndexIncompatible(
-            "the index was built with other analysis settings; run `kb index --rebuild`"
+            "the index was built with other analysis settings; run `kb index` (or "
+            "`kb search`) to rebuild it"
         )
 
 

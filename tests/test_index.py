@@ -107,6 +107,9 @@ def test_search_and_export_rebuild_an_older_kbs_index_and_say_so(tiny_corpus, tm
     marker = json.loads(marker_path.read_text())
     marker["schema"] = kbstore.SCHEMA_VERSION - 1
     marker_path.write_text(json.dumps(marker))
+    st = CliRunner().invoke(cli, ["status", *where], catch_exceptions=False)
+    assert st.exit_code == 2 and f"schema:    {kbstore.SCHEMA_VERSION - 1}" in st.stdout
+    assert "built by an older kb" in st.stderr and "run `kb index" in st.stderr
     r = CliRunner().invoke(cli, [command, "harassment", *where], catch_exceptions=False)
     assert r.exit_code == 0, r.stderr
     first = r.stderr.splitlines()[0]
@@ -138,7 +141,7 @@ def test_older_schema_is_rebuilt_newer_is_refused(tiny_corpus, tmp_path):
         kb.update()
     marker["schema"] = 0
     marker_path.write_text(json.dumps(marker))
-    with pytest.raises(IndexIncompatible, match="kb index --rebuild"):
+    with pytest.raises(IndexIncompatible, match="run `kb index`"):
         kb.search("harassment")
     r = kb.update()  # older: rebuilt automatically
     assert r.rebuilt
