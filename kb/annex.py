@@ -52,6 +52,8 @@ class AnnexPassage:
     symbol_citation: str | None  #: ``UNW/2025/1 ¶ 9 · p. 18`` when the document has a symbol
     file_citation: str  #: ``report.pdf p. 18 ¶ 9``, relative to the corpus folder
     also_in: tuple[str, ...]  #: the same text in other files (citations relative to the corpus)
+    #: the query words this passage does not hold (it matched some of them, not all)
+    missing: tuple[str, ...] = ()
 
     @property
     def citation(self) -> str:
@@ -61,6 +63,17 @@ class AnnexPassage:
     @property
     def also_in_line(self) -> str | None:
         return "Also in: " + "; ".join(self.also_in) if self.also_in else None
+
+    @property
+    def missing_line(self) -> str | None:
+        """``Without: retaliation``: a reader sees at once a passage that holds only
+        some of the query's words (as ``kb search`` prints "missing: ...")."""
+        return "Without: " + ", ".join(self.missing) if self.missing else None
+
+    @property
+    def notes(self) -> list[str]:
+        """The lines printed under the citation."""
+        return [x for x in (self.missing_line, self.also_in_line) if x]
 
     def paragraphs(self) -> list[list[Run]]:
         """The text in paragraphs (split at blank lines; single newlines stay as line
@@ -213,8 +226,11 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
             hs = sorted(hs, key=lambda ph: (ph[1].rank, ph[0]))
         passages = []
         last: tuple[str, ...] | None = None
+        title_key = " ".join(hs[0][1].title.split()).casefold()
         for _, h in hs:
             path = tuple(_one_line(x) for x in h.heading_path)
+            if path and " ".join(path[0].split()).casefold() == title_key:
+                path = path[1:]  # a first heading that only repeats the title
             label = HEADING_SEP.join(path) or _one_line(h.section)
             heading = None
             if path != (last or ()):
@@ -226,7 +242,8 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
                 matches=tuple(term_spans(h.text, terms)) if terms else (),
                 symbol_citation=h.symbol_citation,
                 file_citation=citation(h.doc, h.line_start, h.line_end, h.page, h.paragraph),
-                also_in=tuple(_relative(c, prefix) for c in h.also_in)))
+                also_in=tuple(_relative(c, prefix) for c in h.also_in),
+                missing=tuple(_one_line(w) for w in h.missing_terms)))
         first = hs[0][1]
         documents.append(AnnexDocument(doc=first.doc, title=_one_line(first.title),
                                        symbol=first.symbol, date=first.date,
@@ -267,8 +284,8 @@ def write_md(annex: Annex, out: IO[str]) -> None:
                 out.write(f"### {p.heading}\n\n")
             out.write(_md_quote(p.paragraphs()) + "\n\n")
             out.write(f"— {p.citation}\n\n")
-            if p.also_in_line:
-                out.write(f"{p.also_in_line}\n\n")
+            for note in p.notes:
+                out.write(f"{note}\n\n")
 
 
 # --------------------------------------------------------------------------- HTML
@@ -302,8 +319,8 @@ def write_html(annex: Annex, out: IO[str]) -> None:
             paras = "".join(f"<p>{_html_runs(r)}</p>" for r in p.paragraphs())
             out.write(f"<blockquote id=\"{e(p.ref)}\">{paras}</blockquote>\n")
             out.write(f"<p class=\"cite\">— {e(p.citation)}</p>\n")
-            if p.also_in_line:
-                out.write(f"<p class=\"also\">{e(p.also_in_line)}</p>\n")
+            for note in p.notes:
+                out.write(f"<p class=\"also\">{e(note)}</p>\n")
         out.write("</section>\n")
     out.write("</body></html>\n")
 
@@ -411,8 +428,8 @@ def write_docx(annex: Annex, out: IO[bytes]) -> None:
                 for text, bold in runs:
                     _docx_run(p_el, x(text), bold)
             add("Annex Citation", f"— {p.citation}")
-            if p.also_in_line:
-                add("Annex Citation", p.also_in_line)
+            for note in p.notes:
+                add("Annex Citation", note)
     buf = io.BytesIO()
     doc.save(buf)
     out.write(buf.getvalue())

@@ -103,8 +103,8 @@ def docx_outline(d) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         kind = {"Title": "title", "Heading 1": "doc", "Heading 2": "section",
                 CITE: "cite", PASSAGE: "passage", "Annex Meta": "meta"}[style]
         text = bolded(p.runs) if kind == "passage" else p.text
-        if kind == "cite" and text.startswith("Also in: "):
-            kind = "also"
+        if kind == "cite" and text.startswith(("Also in: ", "Without: ")):
+            kind = "also"  # the notes under a citation
         elif kind == "cite":
             text = text.removeprefix("— ")
         if kind == "passage" and out and out[-1][0] == "passage":
@@ -128,7 +128,7 @@ def md_outline(md: str) -> list[tuple[str, str]]:
             out.append(("passage", "\n".join(lines)))
         elif block.startswith("— "):
             out.append(("cite", block[2:]))
-        elif block.startswith("Also in: "):
+        elif block.startswith(("Also in: ", "Without: ")):
             out.append(("also", block))
         else:
             out.extend(("meta", line) for line in block.split("  \n"))
@@ -249,6 +249,10 @@ def test_docx_annex_order_headings_bold_and_citations(un, tmp_path):
         assert cites == [f"{h['symbol_citation']} — {h['citation'][len(prefix):]}"
                          for h in mine]
         assert all(part[i + 1][0] == "cite" for i, (k, _) in enumerate(part) if k == "passage")
+        # a passage holding only some of the query's words says which it lacks
+        withouts = [t for k, t in part if k == "also" and t.startswith("Without: ")]
+        assert withouts == [f"Without: {', '.join(h['missing_terms'])}" for h in mine
+                            if h["missing_terms"]]
         # a section heading only where it changes: once per section in reading order
         sections = [t for k, t in part if k == "section"]
         assert len(sections) == len(set(sections))
@@ -258,6 +262,9 @@ def test_docx_annex_order_headings_bold_and_citations(un, tmp_path):
                     "sexual exploitation and abuse"]
     assert "S/RES/2771 (2025) ¶ 20 · p. 7 — S_RES_2771 (2025).en.pdf p. 7 ¶ 20" in \
         [t for k, t in outline if k == "cite"]
+    assert any(t.startswith("Without: ") for k, t in outline if k == "also")
+    # Resolution 2771's passages: no section heading that only repeats its title
+    assert "Resolution 2771 (2025)" not in [t for k, t in outline if k == "section"]
 
 
 def test_docx_annex_rank_order(un, tmp_path):
