@@ -1222,26 +1222,34 @@ def targets(r: dict[str, Any]) -> list[str]:
 # ======================================================================= main
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else "?"."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+def kb_commit() -> str:
+    """The last commit that changed kb/, and whether kb/ has changed since."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "kb"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "kb"],
+                           capture_output=True, text=True).stdout.strip()
+    return commit + (" (kb/ modified)" if dirty else "")
+
+
 def machine() -> dict[str, str]:
     import numpy
     import bm25s
 
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "kb"],
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "kb"],
-                           capture_output=True, text=True).stdout.strip()
-    return {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": str(os.cpu_count()), "cpu": cpu,
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "numpy": numpy.__version__, "bm25s": getattr(bm25s, "__version__", "?"),
-            "commit": commit + (" (kb/ modified)" if dirty else "")}
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": str(os.cpu_count()),
+            "cpu": cpu_model(), "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version, "numpy": numpy.__version__,
+            "bm25s": getattr(bm25s, "__version__", "?"), "commit": kb_commit()}
 
 
 def bench_size(n: int, a: argparse.Namespace, argv: list[str]) -> dict[str, Any]:

@@ -96,24 +96,12 @@ def three(xs: list[float]) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     mem = "?"
     try:
         kb_ = int(open("/proc/meminfo").readline().split()[1])
         mem = f"{kb_ / 2**20:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h"],
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "kb"],
-                           capture_output=True, text=True).stdout.strip()
     from importlib.metadata import version
 
     def v(name: str) -> str:
@@ -122,9 +110,9 @@ def machine() -> dict[str, str]:
         except Exception:
             return "?"
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": str(os.cpu_count()),
-            "cpu": cpu, "memory": mem, "python": platform.python_version(),
+            "cpu": engines.cpu_model(), "memory": mem, "python": platform.python_version(),
             "uvicorn": v("uvicorn"), "starlette": v("starlette"),
-            "commit": commit + (" (kb/ modified)" if dirty else "")}
+            "commit": engines.kb_commit()}
 
 
 # ======================================================================= data
