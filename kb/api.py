@@ -659,8 +659,8 @@ class KnowledgeBase:
 
         :raises CorpusNotFound: no index and no corpus folder to build it from.
         """
-        why = "missing" if not self.has_index() else self.outdated()
-        if why:
+        marker = _store.read_marker(self.index)
+        if marker is None or _store.rebuild_reason(marker):
             _store.require_corpus(self.corpus)
             if before_build is not None:
                 before_build()
@@ -673,16 +673,7 @@ class KnowledgeBase:
         kb, or with other analysis settings), else "" (also for an index of a newer
         kb, which is refused, never rebuilt, and for no index)."""
         marker = _store.read_marker(self.index)
-        if marker is None:
-            return ""
-        schema = marker.get("schema")
-        if isinstance(schema, int) and schema > _store.SCHEMA_VERSION:
-            return ""
-        try:
-            _store.check_compatible(marker)
-        except IndexIncompatible as e:
-            return str(e).split(";")[0]
-        return ""
+        return _store.rebuild_reason(marker) if marker is not None else ""
 
     def export_passages(self, limit: int | None = None, offset: int = 0, *,
                         doc: str | None = None, section: str | None = None,

@@ -379,9 +379,10 @@ def _ensure_index(kb: Any, no_update: bool = False) -> None:
     cheap), saying on stderr what it did or what changed."""
     bar: list[Any] = []
 
-    why = kb.outdated()  # "the index was built by an older kb (schema 7, now 8)", or ""
-
     def before_build() -> None:
+        # called before the build: the marker still says why ("the index was built
+        # by an older kb (schema 7, now 8)"), "" when there was no index
+        why = kb.outdated()
         if why:
             _err(f"{why[0].upper()}{why[1:]}: rebuilding it from {kb.corpus} …")
         else:

@@ -48,7 +48,7 @@ from typing import Any
 from . import corpus as _corpus
 from . import store
 from .engine import EngineWriter, Progress, get_engine
-from .errors import IndexIncompatible, IndexWriteFailed, KbError
+from .errors import IndexWriteFailed, KbError
 from .models import IndexReport, Skipped
 from .store import FileEntry, FileTable
 
@@ -90,13 +90,9 @@ def update(index_dir: Path, corpus_dir: Path, rebuild: bool = False,
     with _write_errors(index_dir), store.write_lock(index_dir, by_search):
         marker = store.marker_for_update(index_dir, rebuild)
         if marker is not None and not rebuild:
-            try:
-                store.check_compatible(marker)
-            except IndexIncompatible:
-                schema = marker.get("schema")
-                if isinstance(schema, int) and schema > store.SCHEMA_VERSION:
-                    raise  # a newer kb's index: never rebuilt by an older kb
-                rebuild = True  # older schema: rebuilding is cheap and safe
+            if store.newer_schema(marker):
+                store.check_compatible(marker)  # refused: never rebuilt by an older kb
+            rebuild = bool(store.rebuild_reason(marker))  # older: rebuilding is safe
         if marker is None or rebuild:
             walk = _corpus.walk(corpus_dir)
             report = _rebuild(index_dir, corpus_dir, marker, walk, progress)

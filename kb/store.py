@@ -194,24 +194,35 @@ def _kb_leftover(index_dir: Path, name: str) -> bool:
         return False
 
 
-def check_compatible(marker: dict[str, Any]) -> None:
+def newer_schema(marker: dict[str, Any]) -> bool:
+    """Was the index built by a newer kb (never rebuilt by this one)?"""
+    schema = marker.get("schema")
+    return isinstance(schema, int) and schema > SCHEMA_VERSION
+
+
+def rebuild_reason(marker: dict[str, Any]) -> str:
+    """Why this kb must rebuild the index before reading it ("the index was built by
+    an older kb (schema 7, now 8)", or with other analysis settings), else "" (also
+    for a newer kb's index, which is refused: :func:`check_compatible`)."""
     schema = marker.get("schema")
     if schema != SCHEMA_VERSION:
-        newer = isinstance(schema, int) and schema > SCHEMA_VERSION
-        if newer:
-            raise IndexIncompatible(
-                f"the index was built by a newer kb (schema {schema}, this kb reads "
-                f"{SCHEMA_VERSION}); upgrade kb, or run `kb index --rebuild` to rebuild it"
-            )
-        raise IndexIncompatible(
-            f"the index was built by an older kb (schema {schema}, now {SCHEMA_VERSION}); "
-            "run `kb index` (or `kb search`) to rebuild it"
-        )
+        if newer_schema(marker):
+            return ""
+        return f"the index was built by an older kb (schema {schema}, now {SCHEMA_VERSION})"
     if marker.get("settings") != settings_fingerprint():
+        return "the index was built with other analysis settings"
+    return ""
+
+
+def check_compatible(marker: dict[str, Any]) -> None:
+    if newer_schema(marker):
         raise IndexIncompatible(
-            "the index was built with other analysis settings; run `kb index` (or "
-            "`kb search`) to rebuild it"
+            f"the index was built by a newer kb (schema {marker.get('schema')}, this kb "
+            f"reads {SCHEMA_VERSION}); upgrade kb, or run `kb index --rebuild` to rebuild it"
         )
+    why = rebuild_reason(marker)
+    if why:
+        raise IndexIncompatible(f"{why}; run `kb index` (or `kb search`) to rebuild it")
 
 
 # --------------------------------------------------------------------------

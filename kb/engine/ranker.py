@@ -799,8 +799,7 @@ def facet_counts(rk: Ranker, shown: Any, key: Any, n_docs: int
     ``key`` (the ranking) among their passages, then by the lowest number among
     those (as the ranking breaks ties: the document whose hit comes first); how
     many documents match; ``(year, count)`` latest first; and the matches without
-    a date.  Bincounts: linear in
-    the matches."""
+    a date.  Bincounts: linear in the matches."""
     docord, names = rk.docord()
     dm = docord[shown]
     ndoc = len(names) + 1
