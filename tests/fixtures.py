@@ -6,8 +6,8 @@ import io
 import shutil
 from pathlib import Path
 
-#: the three sample UN PDFs: ../shared/corpus-pdf next to the repository (also in CI)
-SAMPLE_PDF_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus-pdf"
+#: the three sample UN PDFs, committed with the tests (tests/data/pdf/README.md credits them)
+SAMPLE_PDF_DIR = Path(__file__).resolve().parent / "data" / "pdf"
 RESOLUTION = "S_RES_2771 (2025).en.pdf"
 UNW = "UNW_2025_1.en.pdf"
 ICEF = "E_ICEF_2025_26.en.pdf"

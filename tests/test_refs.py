@@ -18,8 +18,9 @@ from kb.errors import AmbiguousReference, PassageNotFound
 from kb.models import short_ref
 
 from .conftest import SAMPLE, SAMPLE_ID
+from .fixtures import SAMPLE_PDF_DIR
 
-PDFS = Path("/work/shared/corpus-pdf")
+PDFS = SAMPLE_PDF_DIR
 UNW, SRES, ICEF = "UNW_2025_1.en.pdf", "S_RES_2771 (2025).en.pdf", "E_ICEF_2025_26.en.pdf"
 
 NOTE_MD = """\
