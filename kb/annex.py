@@ -66,9 +66,9 @@ class AnnexPassage:
 
     @property
     def missing_line(self) -> str | None:
-        """``Without: retaliation``: a reader sees at once a passage that holds only
+        """``Partial match, without: retaliation``: a reader sees at once a passage that holds only
         some of the query's words (as ``kb search`` prints "missing: ...")."""
-        return "Without: " + ", ".join(self.missing) if self.missing else None
+        return "Partial match, without: " + ", ".join(self.missing) if self.missing else None
 
     @property
     def notes(self) -> list[str]:
@@ -207,12 +207,12 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
     rank; ties in the order the hits come), each once, its passages in reading order
     (``order="rank"``: by rank).  ``chosen``: the hits are passages a user picked
     (``kb export --ids``), titled "Chosen passages" when there is no query."""
-    from .search import hit_terms, term_spans
+    from .search import term_spans
 
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     query = result.corrected_query or result.query
-    terms = hit_terms(query, result.hits)
+    terms = set(result.terms)
     groups: dict[str, list[tuple[int, Hit]]] = {}
     for pos, h in enumerate(result.hits):
         groups.setdefault(h.doc, []).append((pos, h))

@@ -32,7 +32,7 @@ from .errors import (
     KbError,
     PassageNotFound,
 )
-from .models import DocumentInfo, Hit, IndexReport, Passage, SearchResult, Skipped
+from .models import DocumentInfo, Hit, IndexReport, Passage, Scoring, SearchResult, Skipped
 
 
 @dataclass(slots=True)
@@ -416,28 +416,38 @@ class KnowledgeBase:
                doc: str | None = None, section: str | None = None,
                since: dt.date | None = None, until: dt.date | None = None,
                group: bool = False, correct: bool = True, dedup: bool = True,
-               facets: int = 0) -> SearchResult:
+               facets: int = 0, partial: bool = True,
+               scoring: Scoring | None = None) -> SearchResult:
         """Ranked passages for ``query``.  ``limit=None`` returns every match.
 
         Identical passages (the same words in several files, :mod:`kb.dedup`) are
         one hit listing the others' citations in ``Hit.also_in``; ``total`` counts
         distinct texts.  ``dedup=False``: every passage on its own.
 
-        ``doc`` is a path pattern (:func:`kb.search.doc_pattern`).  When nothing
-        matches and a spelling correction does, the result holds the corrected
-        query's hits and says so in ``corrected_query`` (``correct=False``: never).
+        A passage **matches** when its own text or section heading holds every
+        concept of the query (a word with its variants, or a phrase); ``total``
+        counts them.  With ``partial`` (the default) the ranking goes on with the
+        passages holding some of the concepts, most first (``Hit.match ==
+        "partial"``; ``result.partial`` counts them); ``partial=False``: full
+        matches only (what an export of a query holds).
 
-        ``facets=N``: ``result.facets`` counts every match by document (the N with
-        the most) and by year; a text held by several files counts once, for the
-        file whose passage stands for it in the results, so the counts add up to
-        ``total``."""
+        ``doc`` is a path pattern (:func:`kb.query.doc_pattern`).  A query word the
+        index does not hold is replaced by the word clearly meant, and
+        ``corrected_query`` says so (``correct=False``: never; ``suggestion``
+        names it instead).  ``scoring``: BM25F's weights, K1 and B
+        (:class:`kb.models.Scoring`; kb's own by default).
+
+        ``facets=N``: ``result.facets`` counts every full match by document (the N
+        with the most) and by year; a text held by several files counts once, for
+        the file whose passage stands for it in the results, so the counts add up
+        to ``total``."""
         from .search import Filters, search
 
         with self._using(ranker=True) as gen:
             return search(gen.engine, query, limit=limit, offset=offset,
                           filters=Filters(doc=doc, section=section, since=since, until=until),
                           group=group, path_prefix=self._prefix(), correct=correct,
-                          dedup=dedup, facets=facets)
+                          dedup=dedup, facets=facets, partial=partial, scoring=scoring)
 
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""
@@ -686,12 +696,14 @@ class KnowledgeBase:
         import time
 
         from .engine import SearchRequest
+        from .query import ParsedQuery
         from .search import Filters, describe_filters, passage_hit
 
         t0 = time.perf_counter()
         filters = Filters(doc=doc, section=section, since=since, until=until)
         with self._using(ranker=True) as gen:
-            ranking = gen.engine.search(SearchRequest("", (), filters, 0, None))
+            ranking = gen.engine.search(SearchRequest(ParsedQuery("", "", None), filters, 0,
+                                                      None))
         ranked = sorted(ranking.ranked, key=lambda r: (r.passage.doc, r.passage.ordinal))
         page = ranked[offset:offset + limit if limit else None]
         prefix = self._prefix()

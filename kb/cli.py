@@ -477,7 +477,8 @@ def cli(debug: bool) -> None:
               default="text", show_default=True, help="Output format.")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
 @click.option("--no-correct", is_flag=True,
-              help="When nothing matches, do not show the results of a spelling correction.")
+              help="Do not replace a misspelled word by the word clearly meant "
+                   "(it is only suggested).")
 @no_update_option
 @location_options
 def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
@@ -582,15 +583,18 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
               help="Export the hits of a saved `kb search --format json` (perhaps edited: "
                    "hits deleted or reordered); - reads it from stdin.")
 @filter_options
+@click.option("--partial", is_flag=True,
+              help="Also export the passages that hold only some of the query's words "
+                   "(after those that hold them all; marked as partial matches).")
 @click.option("--no-correct", is_flag=True,
-              help="When nothing matches, do not export the results of a spelling correction.")
+              help="Do not replace a misspelled word by the word clearly meant.")
 @no_update_option
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: str,
            force: bool, limit: int | None, offset: int, group: bool, ids: bool,
            from_file: str | None, doc: str | None, section: str | None,
-           since: dt.date | None, until: dt.date | None, no_correct: bool, no_update: bool,
-           corpus: str | None,
+           since: dt.date | None, until: dt.date | None, partial: bool, no_correct: bool,
+           no_update: bool, corpus: str | None,
            index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
@@ -626,7 +630,8 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
             "already group them by document); for one line per document use "
             "`kb search QUERY --group --limit 1000 --format csv`")
     _check_selection(query, ids, from_file, limit=limit, offset=offset, doc=doc,
-                     section=section, since=since, until=until, no_correct=no_correct)
+                     section=section, since=since, until=until, partial=partial,
+                     no_correct=no_correct)
     if fmt is None:
         fmt = "md" if output == "-" else ex.format_for(output)
     if order is not None and fmt not in ex.ANNEX_FORMATS:
@@ -653,10 +658,16 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
             result = kb.from_results(from_file)
     elif text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
-                           since=since, until=until, correct=not no_correct)
+                           since=since, until=until, correct=not no_correct,
+                           partial=partial)
         if result.corrected_query:
             _err(f"No passages match “{result.query}”; exporting those that match "
                  f"“{result.corrected_query}” (--no-correct turns this off)")
+        if not result.hits and result.partial and not partial:
+            _err(f"No passage holds every word of “{result.corrected_query or result.query}”"
+                 f"; {result.partial:,} hold some of them: add --partial to export those")
+        elif result.suggestion and not result.hits:
+            _err(f"Did you mean: {result.suggestion}?")
     else:
         result = kb.export_passages(limit, offset, doc=doc, section=section, since=since,
                                     until=until)

@@ -35,7 +35,8 @@ from .render import json_text
 #: every field of a hit (:meth:`Hit.to_dict`), long text last for spreadsheets
 CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "heading_path",
               "line_start", "line_end", "page", "paragraph", "citation", "path", "more_in_doc",
-              "symbol", "symbol_citation", "ref", "also_in", "missing_terms", "highlights", "snippet", "text")
+              "symbol", "symbol_citation", "ref", "also_in", "match", "missing_terms", "highlights",
+              "snippet", "text")
 #: how list fields are written in one CSV cell
 HEADING_SEP = " › "
 LIST_SEP = "; "

@@ -134,6 +134,23 @@ class Filters:
     until: dt.date | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """How passages are scored: BM25F's field weights, K1 and B.  Chosen by measurement
+    on SciFact train and on hand-made queries (``python bench/quality.py --sweep``;
+    the figures are in bench/README.md)."""
+
+    text: float = 1.0  #: weight of the passage text
+    section: float = 0.5  #: of its section heading
+    title: float = 1.0  #: of its document's title (ranks, never makes a passage match)
+    k1: float = 0.9
+    b: float = 0.5
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"text": self.text, "section": self.section, "title": self.title}
+
+
 def citation(doc: str, line_start: int | None, line_end: int | None,
              page: int | None, paragraph: str | None, prefix: str = "") -> str:
     """The human-readable source reference of a passage.
@@ -191,7 +208,7 @@ class Hit:
     """A passage that matched a query, with its rank and snippet."""
 
     rank: int
-    score: float
+    score: float | None  #: None: matched without a score of its own (a symbol's document)
     id: str
     doc: str
     title: str
@@ -215,6 +232,9 @@ class Hit:
     ref: str = ""  #: the short reference (:func:`short_ref`)
     #: citations of the same passage text in other files (identical passages are one hit)
     also_in: tuple[str, ...] = ()
+    #: "full": the passage's own text or section holds every part of the query;
+    #: "partial": only some (``missing_terms`` names the others)
+    match: str = "full"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -270,6 +290,10 @@ class SearchResult:
     filters: tuple[str, ...] = ()
     #: counts by document and year, when the search asked for them (``facets=N``)
     facets: Facets | None = None
+    #: passages holding only some of the query's parts (shown after the full matches)
+    partial: int = 0
+    #: the index terms the query matched: what is highlighted beyond the snippets
+    terms: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         extra = {"facets": self.facets.to_dict()} if self.facets is not None else {}
@@ -278,6 +302,7 @@ class SearchResult:
             "corrected_query": self.corrected_query,
             "filters": list(self.filters),
             "total": self.total,
+            "partial": self.partial,
             "offset": self.offset,
             "suggestion": self.suggestion,
             "elapsed": round(self.elapsed, 4),

@@ -120,27 +120,52 @@ def _filters(result: SearchResult) -> str:
 
 
 def header(result: SearchResult) -> str:
+    """``12 passages match “q” in doc:UNW*, showing 1-10 (0.02 s)``; after the full
+    matches a page may show partial ones (holding some of the query's parts):
+    ``3 passages match “q”, 120 more partly, showing 1-10``, or with none in full
+    ``0 passages match “q”, 120 partly, showing 1-10``."""
     n = len(result.hits)
     what = "document" if result.grouped else "passage"
     query = safe_line(shorten(result.query))
     where = safe_line(_filters(result))
+    took = f"({result.elapsed:.2f} s)"
     fixed = ""
     if result.corrected_query:
         fixed = (f"No {what}s match “{query}”{where}; showing "
                  f"“{safe_line(shorten(result.corrected_query))}”: ")
-    if result.total == 0:
-        return f"No {what}s match “{query}”{where} ({result.elapsed:.2f} s)"
+        query = safe_line(shorten(result.corrected_query))
+    partly = any(h.match == "partial" for h in result.hits)
+    listed = result.total + (result.partial if partly else 0)
     shown = ""
-    if n == 0:  # --offset past the last match
+    if n == 0 and result.total:  # --offset past the last match
         shown = (f", but none from {result.offset + 1:,} on: the last is number "
-                 f"{result.total:,}; use a smaller --offset")
-    elif n < result.total:
+                 f"{listed:,}; use a smaller --offset")
+    elif n and n < listed:
         shown = f", showing {result.offset + 1}-{result.offset + n}"
+    if result.total == 0:
+        if not partly:
+            return f"{fixed or ''}No {what}s match “{query}”{where} {took}" if not fixed else \
+                f"{fixed}no {what}s match {took}"
+        lead = f"{fixed}none in full, " if fixed else f"0 {what}s match “{query}”{where}, "
+        return f"{lead}{result.partial:,} partly{shown} {took}"
     verb = "matches" if result.total == 1 else "match"
+    more = f", {result.partial:,} more partly" if partly else ""
     if fixed:
-        return f"{fixed}{_plural(result.total, what)} {verb}{shown} ({result.elapsed:.2f} s)"
-    return (f"{_plural(result.total, what)} {verb} “{query}”{where}{shown} "
-            f"({result.elapsed:.2f} s)")
+        return f"{fixed}{_plural(result.total, what)} {verb}{more}{shown} {took}"
+    return f"{_plural(result.total, what)} {verb} “{query}”{where}{more}{shown} {took}"
+
+
+def score_label(h: Hit) -> str:
+    """``[score 7.02]``, or "" for a passage matched without a score of its own."""
+    return "" if h.score is None else f"  [score {h.score:.2f}]"
+
+
+def missing_line(h: Hit) -> str:
+    """``partial match, missing: zzyzx`` for a partial match, else ""."""
+    if h.match != "partial":
+        return ""
+    missing = safe_line(", ".join(h.missing_terms))
+    return "partial match" + (f", missing: {missing}" if missing else "")
 
 
 def section_label(h: Hit) -> str:
@@ -198,7 +223,7 @@ def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
     for h in result.hits:
         # [29ktg6]: the short reference, typed back to `kb show` and `kb export --ids`
         ref = f"[{safe_line(h.ref)}] " if h.ref else ""
-        out.write(f"\n{h.rank}. {ref}{safe(h.title)}  [score {h.score:.2f}]\n")
+        out.write(f"\n{h.rank}. {ref}{safe(h.title)}{score_label(h)}\n")
         meta = _meta_line(h)
         if meta:
             out.write(f"   {meta}\n")
@@ -208,8 +233,8 @@ def plain_results(result: SearchResult, out: IO[str], width: int = 100) -> None:
         for line in textwrap.wrap(safe(h.snippet), width=max(width - 3, 20),
                                   break_on_hyphens=False):
             out.write(f"   {line}\n")
-        if h.missing_terms:
-            out.write(f"   missing: {safe_line(', '.join(h.missing_terms))}\n")
+        if h.match == "partial":
+            out.write(f"   {missing_line(h)}\n")
         if h.more_in_doc:
             out.write(f"   {_more(h)}\n")
 
@@ -227,7 +252,8 @@ def rich_results(result: SearchResult, console: Any) -> None:
             line.append(f"[{safe_line(h.ref)}]", style="bold magenta")
             line.append(" ")
         line.append(safe(h.title), style="bold")
-        line.append(f"  score {h.score:.2f}", style="dim")
+        if h.score is not None:
+            line.append(f"  score {h.score:.2f}", style="dim")
         console.print(line)
         meta = _meta_line(h)
         if meta:
@@ -240,9 +266,8 @@ def rich_results(result: SearchResult, console: Any) -> None:
         if h.also_in:
             console.print(Padding(Text(also_line(h), style="dim green"), (0, 0, 0, 3)))
         console.print(Padding(_snippet_text(h, Text), (0, 0, 0, 3)))
-        if h.missing_terms:
-            console.print(Padding(Text(f"missing: {safe_line(', '.join(h.missing_terms))}",
-                                       style="dim"), (0, 0, 0, 3)))
+        if h.match == "partial":
+            console.print(Padding(Text(missing_line(h), style="yellow"), (0, 0, 0, 3)))
         if h.more_in_doc:
             console.print(Padding(Text(_more(h), style="dim"), (0, 0, 0, 3)))
 

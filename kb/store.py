@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 #: 6: the short reference indexed (``ref``, looked up by ``kb show 29ktg6``);
 #: 7: symbols and titles read from every format (:mod:`kb.meta`), the symbol per file;
 #: 8: a key of each passage's text in the ranking arrays (identical passages: :mod:`kb.dedup`)
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 GEN_DIR = re.compile(r"^g\d{6}$")

@@ -68,9 +68,10 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return args
 
 
-def search_hits(args: list[str], query: str) -> list[dict]:
+def search_hits(args: list[str], query: str, partial: bool = False) -> list[dict]:
+    """The hits an export of ``query`` holds: the full matches (``partial``: all)."""
     r = run("search", query, "--format", "json", "-n", "1000", *args)
-    return json.loads(r.stdout)["results"]
+    return [h for h in json.loads(r.stdout)["results"] if partial or h["match"] == "full"]
 
 
 def ordinal(h: dict) -> int:
@@ -103,7 +104,7 @@ def docx_outline(d) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         kind = {"Title": "title", "Heading 1": "doc", "Heading 2": "section",
                 CITE: "cite", PASSAGE: "passage", "Annex Meta": "meta"}[style]
         text = bolded(p.runs) if kind == "passage" else p.text
-        if kind == "cite" and text.startswith(("Also in: ", "Without: ")):
+        if kind == "cite" and text.startswith(("Also in: ", "Partial match, without: ")):
             kind = "also"  # the notes under a citation
         elif kind == "cite":
             text = text.removeprefix("— ")
@@ -128,7 +129,7 @@ def md_outline(md: str) -> list[tuple[str, str]]:
             out.append(("passage", "\n".join(lines)))
         elif block.startswith("— "):
             out.append(("cite", block[2:]))
-        elif block.startswith(("Also in: ", "Without: ")):
+        elif block.startswith(("Also in: ", "Partial match, without: ")):
             out.append(("also", block))
         else:
             out.extend(("meta", line) for line in block.split("  \n"))
@@ -250,9 +251,8 @@ def test_docx_annex_order_headings_bold_and_citations(un, tmp_path):
                          for h in mine]
         assert all(part[i + 1][0] == "cite" for i, (k, _) in enumerate(part) if k == "passage")
         # a passage holding only some of the query's words says which it lacks
-        withouts = [t for k, t in part if k == "also" and t.startswith("Without: ")]
-        assert withouts == [f"Without: {', '.join(h['missing_terms'])}" for h in mine
-                            if h["missing_terms"]]
+        withouts = [t for k, t in part if k == "also" and t.startswith("Partial match")]
+        assert withouts == []  # an export of a query holds full matches only
         # a section heading only where it changes: once per section in reading order
         sections = [t for k, t in part if k == "section"]
         assert len(sections) == len(set(sections))
@@ -262,7 +262,14 @@ def test_docx_annex_order_headings_bold_and_citations(un, tmp_path):
                     "sexual exploitation and abuse"]
     assert "S/RES/2771 (2025) ¶ 20 · p. 7 — S_RES_2771 (2025).en.pdf p. 7 ¶ 20" in \
         [t for k, t in outline if k == "cite"]
-    assert any(t.startswith("Without: ") for k, t in outline if k == "also")
+    assert not any(t.startswith("Partial match") for k, t in outline if k == "also")
+    # with --partial, the passages holding only some of the words follow, marked
+    every = search_hits(un, QUERY, partial=True)
+    assert len(every) > len(hits)
+    d = export_docx(un, tmp_path, QUERY, "--partial", name="partial.docx")
+    marks = [t for k, t in docx_outline(d) if k == "also" and t.startswith("Partial match")]
+    assert marks and len(marks) == sum(1 for h in every if h["match"] == "partial")
+    assert all(t.startswith("Partial match, without: ") for t in marks)
     # Resolution 2771's passages: no section heading that only repeats its title
     assert "Resolution 2771 (2025)" not in [t for k, t in outline if k == "section"]
 

@@ -147,42 +147,27 @@ QUERIES = ["retaliation", "protection against retaliation", '"protection against
            "retaliation -notes", "doc:*.md retaliation", "title:report retaliation"]
 
 
-@pytest.mark.parametrize("kw", [{}, {"group": True}, {"doc": "report"}, {"limit": 3},
-                                {"limit": 2, "offset": 3}])
-def test_array_ranker_and_whoosh_agree(kb, monkeypatch, kw):
-    kw = {"limit": None, **kw}
+@pytest.mark.parametrize("kw", [{}, {"doc": "report"}, {"partial": False}])
+def test_collapsed_hits_are_the_distinct_texts_of_every_hit(kb, kw):
+    """Every query kind: with identical passages collapsed, the hits hold each text of
+    the uncollapsed ranking once, at the place of its best passage, and ``total``
+    counts the distinct texts of the full matches."""
+    for q in QUERIES:
+        every = kb.search(q, limit=None, dedup=False, **kw)
+        one = kb.search(q, limit=None, **kw)
+        firsts: list[str] = []
+        for h in every.hits:
+            if normalise(h.text) not in firsts:
+                firsts.append(normalise(h.text))
+        assert [normalise(h.text) for h in one.hits] == firsts, q
+        assert one.total == len({normalise(h.text) for h in every.hits if h.match == "full"})
 
-    def hits(ranker: str):
-        monkeypatch.setenv("KB_RANKER", ranker)
-        kb.close()
-        out = []
-        for q in QUERIES:
-            r = kb.search(q, **kw)
-            out.append((q, r.total, sorted((h.id, h.also_in) for h in r.hits)))
-        return out
 
-    assert hits("arrays") == hits("whoosh")
-
-
-def test_slop_phrases_fall_back_to_whoosh_and_collapse(kb, monkeypatch):
-    """``~`` phrases are ranked by Whoosh's scorer even with the arrays on."""
-    import kb.engine.ranker as kr
-
-    fell = []
-    real = kr.rank
-
-    def spy(*a, **k):
-        try:
-            return real(*a, **k)
-        except kr.Unsupported:
-            fell.append(1)
-            raise
-
-    monkeypatch.setattr(kr, "rank", spy)
+def test_slop_phrases_are_ranked_by_the_arrays_and_collapse(kb):
     r = kb.search('"against retaliation"~2', limit=None)
-    assert fell
     assert r.total == len(r.hits) == 10
     assert len({normalise(h.text) for h in r.hits}) == 10
+    assert all(h.score for h in r.hits)
 
 
 def test_cli_search_json_and_text(corpus):

@@ -1,6 +1,6 @@
 """Counts by document and by year (``KnowledgeBase.search(..., facets=N)``): every
-match counted once, in the document of the passage that stands for it, the same
-whichever ranker ranks, and what the web page's facets show."""
+full match counted once, in the document of the passage that stands for it, and
+what the web page's facets show."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from .test_dedup import QUERIES, _corpus
 
 
 def _naive(kb: KnowledgeBase, q: str, n: int, **kw):
-    """The facets counted by hand from every hit of the ungrouped search: documents
-    by count, ties by their best hit; years latest first."""
-    full = kb.search(q, limit=None, **kw).hits
+    """The facets counted by hand from every full match of the ungrouped search:
+    documents by count, ties by their best hit; years latest first."""
+    full = [h for h in kb.search(q, limit=None, **kw).hits if h.match == "full"]
     by_doc = Counter(h.doc for h in full)
     first = {}
     for h in full:
@@ -50,12 +50,9 @@ def dated(tmp_path: Path):
     k.close()
 
 
-@pytest.mark.parametrize("ranker", ["arrays", "whoosh"])
 @pytest.mark.parametrize("kw", [{}, {"group": True}, {"doc": "*report*"},
                                 {"since": dt.date(2022, 1, 1)}, {"limit": 2, "offset": 1}])
-def test_facets_are_the_counts_of_every_hit(dated, monkeypatch, ranker, kw):
-    monkeypatch.setenv("KB_RANKER", ranker)
-    dated.close()
+def test_facets_are_the_counts_of_every_full_match(dated, kw):
     filters = {k: v for k, v in kw.items() if k in ("doc", "since")}
     seen_years = set()
     for q in QUERIES:
@@ -89,13 +86,10 @@ def test_nothing_matches_no_documents(dated):
     assert r.total == 0 and _got(r) == ([], 0, [], 0)
 
 
-@pytest.mark.parametrize("ranker", ["arrays", "whoosh"])
-def test_documents_tied_on_count_and_score_go_in_the_order_of_their_hits(tmp_path, monkeypatch,
-                                                                         ranker):
+def test_documents_tied_on_count_and_score_go_in_the_order_of_their_hits(tmp_path):
     """Three one-passage documents that score alike; the first is edited (its passage
     gets a new, higher number, its document keeps its place in the index's tables):
     the facets still list them as the hits come."""
-    monkeypatch.setenv("KB_RANKER", ranker)
     corpus = tmp_path / "c"
     corpus.mkdir()
     body = "The ombudsman offers mediation to staff in field missions across regions. " * 3

@@ -1,4 +1,5 @@
-"""The array ranker finds exactly what Whoosh finds, and its arrays follow every update."""
+"""The array ranker matches exactly what Whoosh's posting lists say, scores true BM25F,
+and its arrays follow every update."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ import pytest
 from kb import KnowledgeBase
 from kb import store as _store
 from kb.engine import rankarrays
-from kb.search import B, FIELD_BOOSTS, K1
+from kb.models import Scoring
+from kb.query import Concept, Group
+
+_S = Scoring()
+B, K1, FIELD_BOOSTS = _S.b, _S.k1, _S.weights
 
 from .conftest import SAMPLE
 
@@ -41,28 +46,69 @@ def built(tiny_corpus: Path, tmp_path: Path):
     kb.close()
 
 
-def test_array_ranker_matches_exactly_what_whoosh_matches(built, monkeypatch):
+def _whoosh_query(node, rk):
+    """The matching rule as a Whoosh query over the fields a passage holds a concept
+    in (text and section; a field named in the query: that one)."""
+    from whoosh import query as Q
+
+    if isinstance(node, Concept):
+        fields = (node.field,) if node.field else ("text", "section")
+        if node.kind in ("wildcard", "fuzzy"):
+            terms = rk.wildcard_terms(node.terms[0]) if node.kind == "wildcard" else \
+                rk.fuzzy_terms(node.terms[0], node.maxdist, node.nearest)
+            return Q.Or([Q.Term(f, t) for f in fields for t in terms]) if terms else Q.NullQuery
+        alts = []
+        for form in node.all_forms:
+            for f in fields:
+                if len(form) == 1:
+                    alts.append(Q.Term(f, form[0]))
+                else:
+                    alts.append(Q.Phrase(f, list(form), slop=node.slop))
+        return Q.Or(alts)
+    kids = [_whoosh_query(c, rk) for c in node.children]
+    if node.op == "not":
+        return Q.Not(kids[0])
+    if node.op == "maybe":
+        return kids[0]
+    if node.op == "or":
+        pos = [k for k, c in zip(kids, node.children) if not (isinstance(c, Group) and c.op == "not")]
+        neg = [k.query for k, c in zip(kids, node.children) if isinstance(c, Group) and c.op == "not"]
+        if neg:
+            return Q.Or(pos + [Q.Not(Q.Or(neg))])
+        return Q.Or(pos)
+    req = [k for k, c in zip(kids, node.children)
+           if not (isinstance(c, Concept) and c.optional)]
+    return Q.And(req)
+
+
+def test_full_matches_are_what_whoosh_finds_for_the_matching_rule(built):
+    """Every query kind: the passages the ranker counts as full matches are those a
+    Whoosh query of the matching rule finds over the index's own postings."""
+    from kb.search import _symbol, resolve
+    from kb.query import parse
+
+    gen = built._open(ranker=True)
+    engine = gen.engine
+    rk = engine.ranker
     for q in QUERIES:
-        for kw in ({}, {"section": "remarks"}, {"doc": "peer"}):
-            monkeypatch.setenv("KB_RANKER", "arrays")
-            built.close()
-            arrays = _ids(built, q, **kw)
-            monkeypatch.setenv("KB_RANKER", "whoosh")
-            built.close()
-            whoosh = _ids(built, q, **kw)
-            assert arrays == whoosh, (q, kw)
+        if q.startswith(("date:", "doc:")):
+            continue
+        pq = resolve(engine, _symbol(engine, parse(q)))
+        if pq.root is None or pq.symbol:
+            continue
+        want = {engine.searcher.stored_fields(d)["id"]
+                for d in engine.searcher.docs_for_query(_whoosh_query(pq.root, rk))}
+        r = built.search(q, limit=None, dedup=False, partial=False, correct=False)
+        assert {h.id for h in r.hits} == want, q
+        assert r.total == len(want), q
+        assert all(h.match == "full" for h in r.hits)
 
 
-def test_every_query_kind_is_ranked_by_the_arrays(built, monkeypatch):
-    """No query of the list falls back to Whoosh's scorer (kb.engine.ranker.Unsupported)."""
-    from kb.engine.whoosh_engine import WhooshReader
-
-    def fail(*a, **kw):
-        raise AssertionError("ranked by Whoosh")
-
-    monkeypatch.setattr(WhooshReader, "_rank_whoosh", fail)
-    for q in QUERIES + ["climate change", "whistle-blower", "whistleblower", '"zero tolerance" -online']:
-        for kw in ({}, {"section": "remarks"}, {"doc": "peer"}, {"group": True}):
+def test_every_query_kind_runs_with_every_option(built):
+    for q in QUERIES + ["climate change", "whistle-blower", "whistleblower",
+                        '"zero tolerance" -online', '"sexual harassment"~3 training']:
+        for kw in ({}, {"section": "remarks"}, {"doc": "peer"}, {"group": True},
+                   {"partial": False}, {"facets": 3}):
             built.search(q, **kw)
 
 
@@ -180,14 +226,15 @@ def test_part_files_split_a_big_segment(tmp_path, monkeypatch):
     kb.update()
     gen_dir = next(p for p in (tmp_path / "ix").iterdir() if p.name.startswith("g"))
     assert len(list(gen_dir.glob("*.kr*"))) > 3
-    monkeypatch.setenv("KB_RANKER", "whoosh")
+    split = [kb.search(q, limit=None) for q in QUERIES[:12]]
     kb.close()
-    whoosh = [_ids(kb, q) for q in QUERIES[:12]]
-    monkeypatch.setenv("KB_RANKER", "arrays")
-    kb.close()
-    assert [_ids(kb, q) for q in QUERIES[:12]] == whoosh
-    assert os.environ["KB_RANKER"] == "arrays"
-    kb.close()
+    monkeypatch.setattr(rankarrays, "PART_TOKENS", 12_000_000)
+    whole = KnowledgeBase(corpus, tmp_path / "ix2")
+    whole.update()
+    for a, b in zip(split, (whole.search(q, limit=None) for q in QUERIES[:12])):
+        assert [(h.id, h.score) for h in a.hits] == [(h.id, h.score) for h in b.hits]
+        assert (a.total, a.partial) == (b.total, b.partial)
+    whole.close()
 
 
 def test_a_page_is_the_start_of_the_full_ranking(tmp_path, monkeypatch):
@@ -238,7 +285,7 @@ def test_segments_stay_few_over_many_updates(tmp_path):
     assert _postings(tmp_path / "ix")[0] == _postings(clean)[0]
 
 
-# -- fuzzy words: the arrays' expansion is Whoosh's --------------------------------
+# -- fuzzy words: edit distance over the words as written -------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -274,83 +321,54 @@ def split_sample(tmp_path_factory: pytest.TempPathFactory):
 _SAMPLE_WORDS = sorted(set(SAMPLE.read_text(encoding="utf-8").lower().split()))[:400]
 
 
-@pytest.fixture(scope="module")
-def one_segment(tmp_path_factory: pytest.TempPathFactory):
-    """The sample report in one segment (Whoosh expands fuzzy words over one segment
-    with plain Levenshtein, over several with swaps counted as one edit)."""
-    kb = _sample_kb(tmp_path_factory.mktemp("fuzzy1"))
-    gen = kb._open(ranker=True)
-    yield gen.engine
-    kb.close()
-
-
-def _fuzzy_spec(reader, field: str, w: str, maxdist: int, prefix: int) -> list[bytes]:
-    """What a fuzzy word means: every term of the field sharing its first ``prefix``
-    letters within ``maxdist`` edits, a swap of neighbours being one edit (Whoosh's
+def _fuzzy_spec(reader, w: str, maxdist: int) -> list[str]:
+    """What a fuzzy word means: the terms of every word as written (the ``words``
+    field) within ``maxdist`` edits, a swap of neighbours being one edit (Whoosh's
     damerau_levenshtein, an optimal-string-alignment distance)."""
     from whoosh.support.levenshtein import damerau_levenshtein
 
-    out = []
-    for b in reader.lexicon(field):
-        t = b.decode("utf-8")
-        if t.startswith(w[:prefix]) and damerau_levenshtein(t, w) <= maxdist:
-            out.append(b)
+    from kb.analysis import split_entry
+
+    out = set()
+    for b in reader.lexicon("words"):
+        surface, t = split_entry(b.decode("utf-8"))
+        if damerau_levenshtein(surface, w) <= maxdist:
+            out.add(t)
     return sorted(out)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(word=st.one_of(
-    st.sampled_from(_SAMPLE_WORDS + ["égalit", "harcel", "домогат", "cafe", "zurich", "ÿ"]),
+    st.sampled_from(_SAMPLE_WORDS + ["égalité", "harcèlement", "домогательство", "cafe",
+                                     "zurich", "ÿ"]),
     st.text("aehinorstuélÿд", min_size=1, max_size=9)),
     edits=st.lists(st.tuples(st.integers(0, 12), st.sampled_from(["a", "e", "x", "", "swap"])),
                    max_size=2),
-    maxdist=st.integers(1, 2), prefix=st.integers(1, 2),
-    field=st.sampled_from(["text", "section", "title"]), split=st.booleans())
-def test_fuzzy_expansion_is_the_edit_distance_over_the_vocabulary(
-        split_sample, one_segment, word, edits, maxdist, prefix, field, split):
-    from whoosh.query import FuzzyTerm
+    maxdist=st.integers(1, 2))
+def test_fuzzy_expansion_is_the_edit_distance_over_the_words_as_written(
+        split_sample, word, edits, maxdist):
+    from kb.analysis import fold
 
-    from kb.analysis import term
-
-    w = term(word) or word
+    w = fold(word)
     for at, ch in edits:  # a typo or two: a letter changed or dropped, two swapped
         w = w[:at] + w[at + 1:at + 2] + w[at:at + 1] + w[at + 2:] if ch == "swap" else \
             w[:at] + ch + w[at + 1:]
     w = w or word
-    engine = split_sample if split else one_segment
-    assert (len(engine.ranker.parts) > 3) == split
-    got = engine.ranker.fuzzy_terms(field, w, maxdist, prefix, {})
-    assert got == _fuzzy_spec(engine.reader, field, w, maxdist, prefix)
-    if split:  # Whoosh's own expansion over several segments is the same distance
-        assert got == sorted(t.encode() if isinstance(t, str) else t for t in FuzzyTerm(
-            field, w, maxdist=maxdist, prefixlength=prefix)._btexts(engine.reader))
-
-
-@pytest.mark.parametrize("ranker", ["arrays", "whoosh"])
-def test_both_rankers_take_a_swap_as_one_edit_in_one_segment(tmp_path, monkeypatch, ranker):
-    monkeypatch.setenv("KB_RANKER", ranker)
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    shutil.copy(SAMPLE, corpus / SAMPLE.name)
-    kb = KnowledgeBase(corpus, tmp_path / "ix")
-    kb.update()
-    try:
-        assert kb.search("hraass~1", limit=None).total == \
-            kb.search("harassment", limit=None).total > 0
-        assert kb.search("ab~1/3", limit=None).total >= 0  # prefix longer than the word
-    finally:
-        kb.close()
+    engine = split_sample
+    assert len(engine.ranker.parts) > 3
+    assert engine.ranker.fuzzy_terms(w, maxdist) == _fuzzy_spec(engine.reader, w, maxdist)
 
 
 def test_fuzzy_counts_a_swap_of_neighbours_as_one_edit(split_sample):
-    from whoosh.query import FuzzyTerm
+    for typo, right in (("hraassment", "harass"), ("bsytander", "bystand")):
+        assert right in split_sample.ranker.fuzzy_terms(typo, 1)
 
-    engine = split_sample
-    for typo, right in (("hraass", b"harass"), ("bsytand", b"bystand")):
-        got = engine.ranker.fuzzy_terms("text", typo, 1, 1, {})
-        assert right in got
-        assert got == sorted(t.encode() for t in FuzzyTerm(
-            "text", typo, maxdist=1, prefixlength=1)._btexts(engine.reader))
+
+def test_a_bare_tilde_takes_the_nearest_spellings_only(split_sample):
+    rk = split_sample.ranker
+    # one edit from "harassment": the nearest; "harass"ing words two edits away are not
+    assert rk.fuzzy_terms("harasment", 2, nearest=True) == ["harass"]
+    assert set(rk.fuzzy_terms("harasment", 2)) >= {"harass"}
 
 
 def test_prefix_range_and_terms_between(split_sample):

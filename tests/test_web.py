@@ -373,11 +373,15 @@ def test_corrected_query_and_did_you_mean(client):
     p_orig = get_page(client, only["attrs"]["href"])
     assert not p_orig.find("li", class_="hit") and not p_orig.find(id="corrected")
 
+    # a slip beside other words is corrected too
     p = get_page(client, "/?q=bystandr+intervention")
+    assert "bystander intervention" in text_of(p.one("p", id="corrected"))
+    # a word not clearly meant (its first letter changed, a short word): only suggested
+    p = get_page(client, "/?q=yexual+harassment")
     sug = p.one("p", id="suggestion")
     link = [a for a in sug["children"] if a["tag"] == "a"][0]
-    assert text_of(link) == "bystander intervention"
-    assert "q=bystander+intervention" in link["attrs"]["href"]
+    assert text_of(link) == "sexual harassment"
+    assert "q=sexual+harassment" in link["attrs"]["href"]
 
 
 def test_passage_page_shows_the_passage_in_context(client, site):

@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..models import Facets, Filters, Passage, SourceFile
+from ..models import Facets, Filters, Passage, Scoring, SourceFile
+from ..query import ParsedQuery
 
 #: progress(done, total, current file id)
 Progress = Callable[[int, int, str], None]
@@ -36,23 +37,20 @@ Progress = Callable[[int, int, str], None]
 class SearchRequest:
     """One ranked search, as kb's query language states it."""
 
-    words: str  #: the query without its ``doc:``/``date:``/``symbol:`` clauses ("" = every passage)
-    clauses: tuple[str, ...] = ()  #: those clauses, as written: they filter, never rank
+    query: ParsedQuery  #: the query, its concepts' forms resolved (:mod:`kb.search`)
     filters: Filters = field(default_factory=Filters)
     offset: int = 0
     limit: int | None = 10  #: None: every match from ``offset`` on
     group: bool = False  #: the best passage of each document only
-    #: the query is this UN symbol (as indexed: capitals, no year; ``words`` is the
-    #: same): the passages of the documents with this symbol match too, each such
-    #: document's first passage ranks above every other match, the passages that
-    #: mention the symbol next (by score), then the documents' other passages
-    symbol: str | None = None
     #: identical passages (same words, :mod:`kb.dedup`) are one match, the best
     #: ranked standing for the others (:attr:`Ranked.also`)
     dedup: bool = True
-    #: count every match by document and year (:class:`~kb.models.Facets`), listing
-    #: this many documents; 0: no counts
+    #: count every full match by document and year (:class:`~kb.models.Facets`),
+    #: listing this many documents; 0: no counts
     facets: int = 0
+    #: after the full matches, the partial ones (holding some of the query's parts)
+    partial: bool = True
+    scoring: Scoring = field(default_factory=Scoring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +58,13 @@ class Ranked:
     """One ranked passage."""
 
     passage: Passage
-    score: float
+    score: float | None  #: None: matched without a score of its own (a symbol's document)
     more_in_doc: int = 0  #: with ``group``: other matching passages of its document
     #: with ``dedup``: the other passages holding the same text, by document and place
     also: tuple[Passage, ...] = ()
+    #: a partial match: the indexes of the query's required parts it lacks
+    #: (:meth:`~kb.query.ParsedQuery.required`); () for a full match
+    missing: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,10 @@ class Ranking:
     """The answer to a :class:`SearchRequest`: the requested page, best first."""
 
     ranked: tuple[Ranked, ...]
-    total: int  #: every match (distinct texts with ``dedup``; documents with ``group``), exact
+    total: int  #: full matches (distinct texts with ``dedup``; documents with ``group``), exact
     highlight_terms: frozenset[str] = frozenset()  #: the index terms the query matched
     facets: Facets | None = None  #: with ``SearchRequest.facets``
+    partial: int = 0  #: partial matches (with ``SearchRequest.partial``), likewise
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +157,13 @@ class EngineReader(ABC):
         return False
 
     @abstractmethod
-    def correct(self, term: str, maxdist: int) -> str | None:
-        """The word as written of the most frequent index term within ``maxdist`` edits of
-        ``term`` (same first letter), or None: the "did you mean" corrector."""
+    def near_words(self, word: str, maxdist: int) -> list[tuple[str, str, int]]:
+        """``(word as written, its term, edits)`` for the index's words within
+        ``maxdist`` edits of ``word`` (folded): what spelling correction chooses from."""
+
+    @abstractmethod
+    def frequency(self, term: str) -> int:
+        """How many passages hold this index term in their text (about)."""
 
     @abstractmethod
     def up_to_date(self) -> bool:

@@ -26,7 +26,13 @@ header, then 64-byte aligned arrays:
 * ``texthash`` (int64, one per document) the key of the passage's text
   (:func:`kb.dedup.text_key`: identical passages share it), and ``hashord``
   (int32) the part's documents sorted by that key (stable), so that a reader
-  finds the identical passages of the whole index by merging sorted runs.
+  finds the identical passages of the whole index by merging sorted runs;
+* ``sw`` (uint8) + ``sw_off`` (int64): the words as written in the part's
+  documents (case and accents folded, not stemmed), sorted, each a ``words``
+  entry (:func:`kb.analysis.split_entry`: ``harassment harass``): what spelling
+  correction and fuzzy words measure edit distances on (a deleted document's
+  words stay until its part is rewritten; their terms' postings say whether
+  they are still held).
 
 Everything here is written before Whoosh commits the segment's TOC, so the
 arrays switch with the segment they belong to (see :mod:`kb.store` and :mod:`kb.index`).
@@ -43,7 +49,7 @@ from typing import Any
 import numpy as np
 
 FIELDS = ("text", "section", "title")
-MAGIC = b"KBRANK2\n"
+MAGIC = b"KBRANK3\n"
 ALIGN = 64
 NO_DATE = np.iinfo(np.int32).min
 #: a segment writer starts a new part past this many tokens (bounds build memory)
@@ -77,8 +83,10 @@ class Table:
     """
 
     def __init__(self, ndocs: int, terms: list[str], fields: dict[str, dict[str, Any]],
-                 docnames: list[str], docord: Any, date: Any, texthash: Any) -> None:
+                 docnames: list[str], docord: Any, date: Any, texthash: Any,
+                 surface: list[str] | None = None) -> None:
         self.ndocs = ndocs
+        self.surface = surface or []  #: sorted ``words`` entries (see the module doc)
         self.terms = terms
         self.fields = fields
         self.docnames = docnames
@@ -125,8 +133,13 @@ class Builder:
         self.docord = array("i")
         self.date = array("i")
         self.texthash = array("q")
+        self.surface: set[str] = set()
         self.ndocs = 0
         self.ntokens = 0
+
+    def add_surface(self, entries: Any) -> None:
+        """A document's words as written (``words`` entries)."""
+        self.surface.update(entries)
 
     def add(self, terms: dict[str, list[str]], doc: str, date: Any, texthash: int) -> None:
         vocab = self.vocab
@@ -166,9 +179,14 @@ class Builder:
         t = Table(self.ndocs, words, fields, names,
                   np.frombuffer(self.docord, np.int32).copy(),
                   np.frombuffer(self.date, np.int32).copy(),
-                  np.frombuffer(self.texthash, np.int64).copy())
+                  np.frombuffer(self.texthash, np.int64).copy(),
+                  _sorted_bytes(self.surface))
         self.__init__()  # type: ignore[misc]
         return t
+
+
+def _sorted_bytes(values: Any) -> list[str]:
+    return sorted(values, key=lambda t: t.encode("utf-8", "surrogatepass"))
 
 
 def date_days(value: Any) -> int:
@@ -195,6 +213,20 @@ def _strings(values: list[str]) -> tuple[Any, Any]:
     if encoded:
         np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=off[1:])
     return np.frombuffer(b"".join(encoded), np.uint8), off
+
+
+def _decode_strings(blob: Any, off: Any) -> list[str]:
+    """The strings :func:`_strings` wrote (one join and split, no loop per string)."""
+    n = len(off) - 1
+    if n <= 0:
+        return []
+    cuts = np.asarray(off[1:-1], np.int64)
+    out = np.insert(np.asarray(blob), cuts, 10).tobytes().decode("utf-8").split("\n")
+    if len(out) != n:  # a string holding a newline: one by one
+        raw = np.asarray(blob).tobytes()
+        o = np.asarray(off).tolist()
+        out = [raw[o[k]:o[k + 1]].decode("utf-8") for k in range(n)]
+    return out
 
 
 def _small(values: Any) -> Any:
@@ -225,6 +257,7 @@ def part_arrays(table: Table) -> dict[str, Any]:
     th = np.asarray(table.texthash, np.int64)
     arrays["texthash"] = th
     arrays["hashord"] = np.argsort(th, kind="stable").astype(np.int32)
+    arrays["sw"], arrays["sw_off"] = _strings(table.surface)
     return arrays
 
 
@@ -265,6 +298,7 @@ class Part:
         self.docs, self.nterms = table.ndocs, len(table.terms)
         self.a = part_arrays(table)
         self._names = None
+        self._surface = None
         return self
 
     def __init__(self, path: str) -> None:
@@ -290,9 +324,10 @@ class Part:
                 raise ValueError(f"{path} is truncated")
             self.a[name] = np.frombuffer(self._mm, dtype, count, start + offset) if count \
                 else np.zeros(0, dtype)
-        if "texthash" not in self.a or "hashord" not in self.a:
-            raise ValueError(f"{path} has no text keys")
+        if "texthash" not in self.a or "hashord" not in self.a or "sw" not in self.a:
+            raise ValueError(f"{path} has no text keys or words")
         self._names: list[str] | None = None
+        self._surface: list[str] | None = None
 
     def term_index(self, term: bytes) -> int:
         """The index of ``term`` in the part's vocabulary, or -1."""
@@ -361,6 +396,12 @@ class Part:
         pp = self.a[f"{field}.posptr"]
         return docs, tf, self.a[f"{field}.pos"][int(pp[i]):int(pp[i + 1])]
 
+    def surface(self) -> list[str]:
+        """The part's ``words`` entries (sorted; see the module docstring)."""
+        if self._surface is None:
+            self._surface = _decode_strings(self.a["sw"], self.a["sw_off"])
+        return self._surface
+
     def docnames(self) -> list[str]:
         if self._names is None:
             blob = self.a["dn"].tobytes()
@@ -385,7 +426,7 @@ class Part:
         terms = [self.term_at(i) for i in range(self.nterms)]
         return Table(self.docs, terms, fields, list(self.docnames()),
                      np.asarray(self.a["docord"], np.int32), np.asarray(self.a["date"], np.int32),
-                     np.asarray(self.a["texthash"], np.int64))
+                     np.asarray(self.a["texthash"], np.int64), list(self.surface()))
 
 
 # --------------------------------------------------------------------------
@@ -419,7 +460,7 @@ def subset(table: Table, keep: Any) -> Table:
         fields[f] = {"term": p["term"][sel], "doc": newnum[p["doc"][sel]].astype(np.int32),
                      "tf": tf[sel], "pos": pos, "length": p["length"][keep]}
     return Table(int(keep.sum()), table.terms, fields, table.docnames,
-                 table.docord[keep], table.date[keep], table.texthash[keep])
+                 table.docord[keep], table.date[keep], table.texthash[keep], table.surface)
 
 
 def concat(tables: list[Table]) -> Table:
@@ -459,7 +500,8 @@ def concat(tables: list[Table]) -> Table:
                      "length": np.concatenate(lens)}
     return Table(sum(t.ndocs for t in tables), words, fields,
                  sorted(names, key=names.__getitem__), np.concatenate(docords),
-                 np.concatenate(dates), np.concatenate(hashes))
+                 np.concatenate(dates), np.concatenate(hashes),
+                 _sorted_bytes(set().union(*[t.surface for t in tables])))
 
 
 # --------------------------------------------------------------------------
@@ -540,5 +582,8 @@ def table_from_reader(reader: Any) -> Table:
         if meta and meta.get("date"):
             date[d] = date_days(meta["date"])
         texthash[d] = text_key(stored.get("text") or "")
+    surface = []
+    if "words" in reader.schema:
+        surface = [b.decode("utf-8") for b in reader.lexicon("words")]
     return Table(n, terms, fields, sorted(names, key=names.__getitem__), docord, date,
-                 texthash)
+                 texthash, _sorted_bytes(surface))

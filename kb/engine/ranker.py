@@ -1,39 +1,46 @@
 """The array ranker: true BM25F over the ranking arrays, with numpy.
 
-Whoosh parses the query (phrases, ``AND``/``OR``/``NOT``, wildcards, fuzzy
-words, field filters); :class:`Ranker` evaluates the parsed query over the
-ranking arrays of :mod:`kb.engine.rankarrays` instead of Whoosh's per-posting
-Python scorer:
+kb parses the query itself (:mod:`kb.query`); :func:`rank` evaluates the
+parsed query over the ranking arrays of :mod:`kb.engine.rankarrays`:
 
 * **True BM25F.**  For each query term, each field's term frequency is
-  weighted (the query's field boosts) and length-normalised,
+  weighted (kb's field weights) and length-normalised,
   ``tf_f * w_f / (1 - B + B * len_f / avglen_f)``, summed across text,
   section and title, and then saturated once:
   ``idf * tf~ * (K1 + 1) / (K1 + tf~)``, with the Robertson idf
   ``log(1 + (N - df + 0.5) / (df + 0.5))`` over the live passages of the
   whole index (``df`` counts passages holding the term in any field searched).
-* **Boolean structure** as masks over every passage number: ``And``, ``Or``,
-  ``Not``, ``AndNot``, ``AndMaybe``, ``Require``; a node's score is the sum of
-  its matching children's scores, as in Whoosh.
-* **Phrases** are verified on candidates only: the passages holding every
-  word, then positions compared with sorted-array intersections.
+  A word's compound spellings are one term (:meth:`Evaluation.pooled`).
+* **The matching rule** (:func:`rank`): a passage matches when its own text or
+  section holds every required part of the query; partial matches follow.
+* **Boolean structure** as masks over every passage number: ``and``, ``or``,
+  ``not``, ``maybe``; a node's score is the sum of its children's scores.
+* **Phrases** (exact or with slop) are verified on candidates only: the
+  passages holding every word, then positions compared with sorted-array
+  binary searches.
+* **Wildcards and fuzzy words** are matched against the words as written
+  (each part's ``sw`` list), never against stems.
 * **Filters and deleted passages** are masks; top-k is a partial sort.
-
-A query holding something the ranker does not evaluate (``~`` slop phrases,
-span queries, ranges in the ranked part) raises :class:`Unsupported`, and
-the caller ranks it with Whoosh instead.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS here: skip its thread pool
 
 import numpy as np  # noqa: E402
 
+from ..errors import QueryError  # noqa: E402
+from ..models import Filters, Scoring  # noqa: E402
+from ..query import Clause, Concept, Group, Node, ParsedQuery, doc_pattern  # noqa: E402
+from .dates import date_range  # noqa: E402
 from . import rankarrays  # noqa: E402
 
 
@@ -46,7 +53,7 @@ MANY_TERMS = 8
 
 
 class Unsupported(Exception):
-    """A query node the array ranker does not evaluate."""
+    """An index the array ranker cannot read (not made of segments)."""
 
 
 class Ranker:
@@ -82,12 +89,13 @@ class Ranker:
             if deleted:
                 self.live[np.asarray(deleted, np.int64) + base] = False
         self.n_live = int(self.live.sum())
-        self._inv_norm: dict[str, Any] = {}
+        self._inv_norm: dict[tuple[str, float], Any] = {}
         self._docord: Any = None
         self._docnames: dict[str, int] | None = None
         self._date: Any = None
         self._identical: Any = None
         self._docrank: Any = None
+        self._surface: tuple[list[str], list[str]] | None = None
 
     # -- per-passage arrays, concatenated on first use -------------------------
 
@@ -97,9 +105,10 @@ class Ranker:
             out[base:base + p.docs] = p.a[name]
         return out
 
-    def inv_norm(self, field: str) -> Any:
+    def inv_norm(self, field: str, b: float | None = None) -> Any:
         """``1 / (1 - B + B * len / avglen)`` per passage, for ``field``."""
-        v = self._inv_norm.get(field)
+        b = self.b if b is None else b
+        v = self._inv_norm.get((field, b))
         if v is None:
             length = self._concat(f"{field}.len", np.float32)
             live_len = length[self.live]
@@ -107,9 +116,8 @@ class Ranker:
             if avg <= 0:
                 v = np.ones(self.n, np.float32)
             else:
-                v = (1.0 / ((1.0 - self.b) + self.b * length / np.float32(avg))).astype(
-                    np.float32)
-            self._inv_norm[field] = v
+                v = (1.0 / ((1.0 - b) + b * length / np.float32(avg))).astype(np.float32)
+            self._inv_norm[(field, b)] = v
         return v
 
     def docord(self) -> tuple[Any, dict[str, int]]:
@@ -153,37 +161,86 @@ class Ranker:
 
     # -- terms ------------------------------------------------------------------
 
-    def fuzzy_terms(self, field: str, text: str, maxdist: int, prefix: int,
-                    memo: dict[Any, Any]) -> list[bytes]:
-        """The terms of ``field`` within ``maxdist`` edits of ``text`` (optimal string
-        alignment distance: insertions, deletions, substitutions and swaps of two
-        neighbours, each part of the word edited once) that share its first ``prefix``
-        characters: what Whoosh's ``FuzzyTerm`` expands to, found over the arrays'
-        vocabularies with rapidfuzz instead of Whoosh's Python edit distance per term
-        (1-3 ms rather than 40 at 200k passages).  Sorted.  ``memo``: the words found,
-        kept by the caller for the word's other fields (one search's)."""
-        key = (text, maxdist, prefix)
-        per_part = memo.get(key)
-        if per_part is None:
-            from rapidfuzz import process
-            from rapidfuzz.distance import OSA
-
-            per_part = []
-            head = text[:prefix].encode("utf-8")
+    def surface(self) -> tuple[list[str], list[str]]:
+        """The words as written in the index (every part's, distinct, sorted) and the
+        term each is indexed as."""
+        if self._surface is None:
+            entries: set[str] = set()
             for p, _ in self.parts:
-                lo, hi = p.prefix_range(head)
-                words = p.terms_between(lo, hi)
-                found = process.extract(text, words, scorer=OSA.distance,
-                                        score_cutoff=maxdist, limit=None) if words else []
-                per_part.append(np.array(sorted(lo + k for _, _, k in found), np.int64))
-            memo[key] = per_part
-        out: set[bytes] = set()
-        for (p, _), idx in zip(self.parts, per_part):
-            if len(idx):
-                ptr = p.a[f"{field}.ptr"]
-                for i in idx[ptr[idx + 1] > ptr[idx]].tolist():
-                    out.add(p.term_at(i).encode("utf-8"))
-        return sorted(out)
+                entries.update(p.surface())
+            words, terms = [], []
+            for e in sorted(entries):
+                w, _, t = e.partition(" ")
+                words.append(w)
+                terms.append(t or w)
+            self._surface = (words, terms)
+        return self._surface
+
+    def frequency(self, term: str) -> int:
+        """How many passages hold ``term`` in their text (deleted ones included until
+        their segment is rewritten): how common a word is, for spelling correction."""
+        b = term.encode("utf-8")
+        total = 0
+        for p, _ in self.parts:
+            i = p.term_index(b)
+            if i >= 0:
+                ptr = p.a["text.ptr"]
+                total += int(ptr[i + 1] - ptr[i])
+        return total
+
+    def near_words(self, word: str, maxdist: int) -> list[tuple[str, str, int]]:
+        """``(word as written, its term, edits)`` for the index's words within
+        ``maxdist`` edits of ``word`` (optimal string alignment distance:
+        insertions, deletions, substitutions and swaps of two neighbours), found
+        with rapidfuzz over :meth:`surface`."""
+        if maxdist <= 0:
+            words, terms = self.surface()
+            i = _bisect(words, word)
+            return [(word, terms[i], 0)] if i < len(words) and words[i] == word else []
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        words, terms = self.surface()
+        found = process.extract(word, words, scorer=OSA.distance, score_cutoff=maxdist,
+                                limit=None) if words else []
+        return [(w, terms[k], int(d)) for w, d, k in found if self._live(w, terms[k])]
+
+    def _live(self, word: str, term: str) -> bool:
+        """Is the word as written still in a live document?  (A part's ``sw`` list
+        keeps a deleted document's words until its segment is merged; Whoosh's
+        ``words`` field knows which documents are deleted.)"""
+        reader = self.reader
+        if not reader.has_deletions():
+            return True
+        entry = (word if word == term else f"{word} {term}").encode("utf-8")
+        return ("words", entry) in reader and reader.postings("words", entry).is_active()
+
+    def fuzzy_terms(self, word: str, maxdist: int, nearest: bool = False) -> list[str]:
+        """The terms of the words as written within ``maxdist`` edits of ``word``;
+        ``nearest``: only those at the smallest distance found (at least 1: the word
+        itself and its one-edit neighbours are always in)."""
+        found = self.near_words(word, maxdist)
+        if nearest and found:
+            d = max(1, min((d for _, _, d in found if d > 0), default=1))
+            found = [f for f in found if f[2] <= d]
+        return sorted({t for _, t, _ in found})
+
+    def wildcard_terms(self, pattern: str) -> list[str]:
+        """The terms of the words as written that the glob ``pattern`` (``*``, ``?``,
+        ``[...]``; already folded) matches."""
+        import fnmatch
+
+        words, terms = self.surface()
+        cut = min([pattern.index(c) for c in "*?[" if c in pattern] or [len(pattern)])
+        prefix = pattern[:cut]
+        lo, hi = 0, len(words)
+        if prefix:
+            lo = _bisect(words, prefix)
+            hi = _bisect(words, prefix + "\U0010ffff")
+        rx = re.compile(fnmatch.translate(pattern))
+        match = rx.match
+        return sorted({terms[i] for i in range(lo, hi)
+                       if match(words[i]) and self._live(words[i], terms[i])})
 
     def _lookup(self, term: bytes) -> list[tuple[rankarrays.Part, int, int]]:
         out = []
@@ -194,28 +251,46 @@ class Ranker:
         return out
 
 
+
+
+def _bisect(words: list[str], w: str) -> int:
+    from bisect import bisect_left
+
+    return bisect_left(words, w)
+
+
 class Result:
-    """A node's passages (``mask``) and their scores (0 outside the mask)."""
+    """A node's passages: ``held`` — those whose own text or section heading (or the
+    field a concept names) holds it, what the matching rule counts — and ``score``,
+    its BM25F over every field searched (the title too: it ranks, it never makes a
+    passage match)."""
 
-    __slots__ = ("mask", "score")
+    __slots__ = ("held", "score")
 
-    def __init__(self, mask: Any, score: Any) -> None:
-        self.mask = mask
+    def __init__(self, held: Any, score: Any) -> None:
+        self.held = held
         self.score = score
 
 
-class Evaluation:
-    """One search: evaluates query trees over a :class:`Ranker`, sharing work
-    between them (the phrase, all-words and any-word tiers score the same terms)."""
+#: the fields a passage "holds" a concept in (the title ranks, it does not match)
+HELD_FIELDS = ("text", "section")
 
-    def __init__(self, rk: Ranker, searcher: Any) -> None:
+
+class Evaluation:
+    """One search: evaluates a :class:`~kb.query.ParsedQuery`'s nodes over a
+    :class:`Ranker`, sharing work between them (the phrase tier, the full and the
+    partial matches read the same concepts)."""
+
+    def __init__(self, rk: Ranker, scoring: Scoring,
+                 symbol_passages: Callable[[str, bool], Any] | None = None) -> None:
         self.rk = rk
-        self.searcher = searcher
-        self._terms: dict[tuple[bytes, tuple[tuple[str, float], ...]], Result] = {}
+        self.weights = scoring.weights  #: BM25F field weights
+        self.k1, self.b = scoring.k1, scoring.b
+        self.symbol_passages = symbol_passages
+        self._terms: dict[tuple[bytes, tuple[tuple[str, float], ...]], Any] = {}
+        self._nodes: dict[int, Result] = {}
         #: phrases are verified only in these passages (sorted numbers; None: everywhere)
         self.restrict: Any = None
-        #: phrases: which passages hold them, unscored (for the phrase tier)
-        self.masks_only = False
         #: the terms (text, section or title) found in the index: what snippets highlight
         self.found_terms: set[str] = set()
         self._expanded: dict[Any, list[bytes]] = {}
@@ -223,7 +298,7 @@ class Evaluation:
         self._lookups: dict[bytes, list[tuple[rankarrays.Part, int, int]]] = {}
         self._acc: Any = None
 
-    # -- scoring ----------------------------------------------------------------
+    # -- single terms -------------------------------------------------------------
 
     def _parts_of(self, term: bytes) -> list[tuple[rankarrays.Part, int, int]]:
         hit = self._lookups.get(term)
@@ -231,113 +306,138 @@ class Evaluation:
             hit = self._lookups[term] = self.rk._lookup(term)
         return hit
 
-    def term(self, text: bytes, weights: dict[str, float]) -> Result:
-        """BM25F of one term over the weighted fields."""
-        key = (text, tuple(sorted(weights.items())))
-        hit = self._terms.get(key)
-        if hit is not None:
-            return hit
-        mask, u, sc, _ = self._term_scores(text, weights)
-        score = np.zeros(self.rk.n, np.float32)
-        if u is not None:
-            score[u] = sc
-        r = Result(mask, score)
-        self._terms[key] = r
-        return r
-
-    def _term_scores(self, text: bytes, weights: dict[str, float]
-                     ) -> tuple[Any, Any, Any, bool]:
-        """``(mask, u, sc, repeats)``: the live passages holding the term, and the
-        BM25F score ``sc[j]`` of passage ``u[j]`` (``u`` None when none scores; with
-        ``repeats``, a passage holding it in two fields is in ``u`` twice, with the
-        same score; deleted passages score 0)."""
-        rk = self.rk
-        n = rk.n
-        mask = np.zeros(n, bool)
-        touched = []
+    def _accumulator(self) -> Any:
         if self._acc is None:
-            self._acc = np.zeros(n, np.float32)
-        acc = self._acc
-        found = self._parts_of(text)
-        if found:
-            self.found_terms.add(text.decode("utf-8"))
-        for f, w in weights.items():
-            if w <= 0:
-                continue
-            inv = None
-            for p, base, i in found:
-                docs, tf = p.postings(f, i)
-                if not len(docs):
-                    continue
-                if inv is None:
-                    inv = rk.inv_norm(f)
-                g = docs.astype(np.int64) + base
-                acc[g] += np.float32(w) * tf.astype(np.float32) * inv[g]
-                touched.append(g)
+            self._acc = np.zeros(self.rk.n, np.float32)
+        return self._acc
+
+    def _postings(self, term: bytes, field: str) -> tuple[Any, Any] | None:
+        """Global passage numbers and term frequencies of ``term`` in ``field``."""
+        docs_l, tf_l = [], []
+        for p, base, i in self._parts_of(term):
+            docs, tf = p.postings(field, i)
+            if len(docs):
+                docs_l.append(docs.astype(np.int64) + base)
+                tf_l.append(tf)
+        if not docs_l:
+            return None
+        if len(docs_l) == 1:
+            return docs_l[0], tf_l[0]
+        return np.concatenate(docs_l), np.concatenate(tf_l)
+
+    def _saturate(self, touched: list[Any], held: Any, present: Any) -> Any:
+        """Finish a BM25F computation whose weighted, normalised term frequencies were
+        added into the accumulator at ``touched``: the score of each passage (dense),
+        with the idf over the live passages ``present`` marks."""
+        rk = self.rk
+        score = np.zeros(rk.n, np.float32)
         if not touched:
-            return mask, None, None, False
+            return score
+        acc = self._accumulator()
         u = np.concatenate(touched) if len(touched) > 1 else touched[0]
         vals = acc[u]
         acc[u] = 0
-        mask[u] = True
-        if rk.n_live < n:
-            mask &= rk.live
-            vals *= rk.live[u]
-        df = int(np.count_nonzero(mask))
+        if rk.n_live < rk.n:
+            present &= rk.live
+            held &= rk.live
+            vals = vals * rk.live[u]
+        df = int(np.count_nonzero(present))
         if not df:
-            return mask, None, None, False
+            return score
         idf = math.log(1.0 + (rk.n_live - df + 0.5) / (df + 0.5))
-        k1 = rk.k1
-        return mask, u, (idf * (k1 + 1.0)) * vals / (k1 + vals), len(touched) > 1
+        k1 = self.k1
+        # a passage in ``u`` twice (two fields) gets the same value both times
+        score[u] = (idf * (k1 + 1.0)) * vals / (k1 + vals)
+        return score
 
-    def terms_sum(self, terms: dict[bytes, dict[str, float]]) -> Result:
-        """The ``Or`` of many terms (a wildcard's or a fuzzy word's expansions): their
-        BM25F scores summed in one bincount, without a dense score array per term.
-        Each term's scores are those of :meth:`term` (one already scored is reused)."""
+    def pooled(self, forms: list[tuple[bytes, ...]], weights: dict[str, float],
+               held_fields: tuple[str, ...], slop: int = 1) -> Result:
+        """One BM25F term whose occurrences are those of every form: a word and its
+        compound spellings (``peacekeeping``, ``peace-keeping``, ``peace keeping``)
+        are one term for ranking, their frequencies and passage counts added, so the
+        form a passage happens to use neither lifts nor sinks it.  A form of several
+        words counts its occurrences as a phrase."""
+        rk = self.rk
+        held = np.zeros(rk.n, bool)
+        present = np.zeros(rk.n, bool)
+        acc = self._accumulator()
+        touched = []
+        for form in forms:
+            for f, w in weights.items():
+                if w <= 0:
+                    continue
+                got = self._postings(form[0], f) if len(form) == 1 else \
+                    self.phrase_counts(f, form, slop)
+                if got is None:
+                    continue
+                docs, tf = got
+                if not len(docs):
+                    continue
+                for t in form:
+                    self.found_terms.add(t.decode("utf-8"))
+                inv = rk.inv_norm(f, self.b)
+                acc[docs] += np.float32(w) * tf.astype(np.float32) * inv[docs]  # docs distinct
+                touched.append(docs)
+                present[docs] = True
+                if f in held_fields:
+                    held[docs] = True
+        score = self._saturate(touched, held, present)
+        return Result(held, score)
+
+    def term_score(self, term: bytes, weights: dict[str, float]) -> Any:
+        """The BM25F score of one term over the weighted fields (dense, cached)."""
+        key = (term, tuple(sorted(weights.items())))
+        hit = self._terms.get(key)
+        if hit is None:
+            hit = self._terms[key] = self.pooled([(term,)], weights, ()).score
+        return hit
+
+    def terms_sum(self, terms: list[bytes], weights: dict[str, float],
+                  held_fields: tuple[str, ...]) -> Result:
+        """A wildcard's or fuzzy word's words: each its own BM25F term, scores summed
+        (sparsely: one bincount, no dense array per term)."""
         rk = self.rk
         n = rk.n
-        mask = np.zeros(n, bool)
+        held = np.zeros(n, bool)
         idxs, vals = [], []
-        for text, weights in terms.items():
-            done = self._terms.get((text, tuple(sorted(weights.items()))))
-            if done is not None:
-                idx = np.flatnonzero(done.mask)
-                idxs.append(idx)
-                vals.append(done.score[idx])
-                mask |= done.mask
+        acc = self._accumulator()
+        for t in terms:
+            touched = []
+            present = np.zeros(n, bool) if len(terms) <= MANY_TERMS else None
+            for f, w in weights.items():
+                if w <= 0:
+                    continue
+                got = self._postings(t, f)
+                if got is None:
+                    continue
+                docs, tf = got
+                inv = rk.inv_norm(f, self.b)
+                acc[docs] += np.float32(w) * tf.astype(np.float32) * inv[docs]
+                touched.append(docs)
+                if f in held_fields:
+                    held[docs] = True
+            if not touched:
                 continue
-            m, u, sc, repeats = self._term_scores(text, weights)
-            mask |= m
-            if u is None:
+            self.found_terms.add(t.decode("utf-8"))
+            u = np.unique(np.concatenate(touched)) if len(touched) > 1 else touched[0]
+            v = acc[u]
+            acc[u] = 0
+            if rk.n_live < n:
+                v = v * rk.live[u]
+            df = int(np.count_nonzero(rk.live[u])) if rk.n_live < n else len(u)
+            if not df:
                 continue
-            if repeats or rk.n_live < n:  # one score per live passage
-                acc = self._acc
-                acc[u] = sc
-                u = np.flatnonzero(m)
-                sc = acc[u]
-                acc[u] = 0
+            idf = math.log(1.0 + (rk.n_live - df + 0.5) / (df + 0.5))
             idxs.append(u)
-            vals.append(sc)
+            vals.append((idf * (self.k1 + 1.0)) * v / (self.k1 + v))
+        held &= rk.live
         if not idxs:
-            return Result(mask, np.zeros(n, np.float32))
+            return Result(held, np.zeros(n, np.float32))
         score = np.bincount(np.concatenate(idxs), weights=np.concatenate(vals),
                             minlength=n).astype(np.float32)
-        return Result(mask, score)
+        return Result(held, score)
 
-    def phrase(self, words: tuple[bytes, ...], weights: dict[str, float]) -> Result:
-        """Passages holding ``words`` next to each other in one of the weighted fields,
-        scored as the BM25F of the words over those fields."""
-        rk = self.rk
-        mask = np.zeros(rk.n, bool)
-        for f, w in weights.items():
-            if w > 0:
-                mask |= self.phrase_mask(f, words)
-        score = np.zeros(rk.n, np.float32)
-        if mask.any() and not self.masks_only:
-            for w in dict.fromkeys(words):
-                score += self.term(w, weights).score
-            score[~mask] = 0
-        return Result(mask, score)
+    # -- phrases ------------------------------------------------------------------
 
     def _candidates(self, p: rankarrays.Part, base: int, field: str, idx: list[int]) -> Any:
         """The part's local passage numbers holding every word (term indexes ``idx``) in
@@ -362,22 +462,21 @@ class Evaluation:
             counts[docs] += 1
         return np.flatnonzero(counts == len(distinct))
 
-    def phrase_mask(self, field: str, words: tuple[bytes, ...]) -> Any:
-        """Passages holding ``words`` next to each other in ``field``.
+    def phrase_counts(self, field: str, words: tuple[bytes, ...], slop: int = 1
+                      ) -> tuple[Any, Any] | None:
+        """The passages holding ``words`` in order in ``field``, each next to the one
+        before (``slop`` 1) or at most ``slop`` positions after it, and how many times.
 
         Candidates are the passages holding every word in ``field`` (and among
         :attr:`restrict`); for those, each word's positions become sorted keys
-        ``doc * M + position - k`` (k its place in the phrase), and the rarest
-        word's keys are looked up in the others' with binary searches: no sorting,
-        work in proportion to the candidates' postings."""
-        rk = self.rk
-        n = rk.n
-        mask = np.zeros(n, bool)
+        ``doc * M + position``, and the words' keys are matched with binary
+        searches: no sorting, work in proportion to the candidates' postings."""
         if not words:
-            return mask
+            return None
         found = [{id(p): i for p, _, i in self._parts_of(w)} for w in words]
         nw = len(words)
-        for p, base in rk.parts:
+        out_docs, out_counts = [], []
+        for p, base in self.rk.parts:
             idx = [f.get(id(p), -1) for f in found]
             if min(idx) < 0:
                 continue
@@ -385,7 +484,7 @@ class Evaluation:
             if not len(cand):
                 continue
             keysets = []
-            for k, i in enumerate(idx):
+            for i in idx:
                 docs, tf, pos = p.positions(field, i)
                 j = np.searchsorted(docs, cand)  # every candidate holds every word
                 tf64 = tf.astype(np.int64)
@@ -394,220 +493,391 @@ class Evaluation:
                 counts = tf64[j]
                 at = rankarrays._ranges(csum[j], counts)
                 owner = np.repeat(cand, counts)
-                keysets.append(owner * _KEY + (pos[at].astype(np.int64) + (nw - k)))
-            keysets.sort(key=len)
-            keys = keysets[0]
-            for other in keysets[1:]:
-                at = np.searchsorted(other, keys)
-                at[at == len(other)] = 0
-                keys = keys[other[at] == keys]
-                if not len(keys):
-                    break
+                keysets.append(owner * _KEY + pos[at].astype(np.int64))
+            if slop <= 1:
+                # word k of an occurrence starting at s stands at s + k: shift each
+                # word's keys back by its place and intersect, the rarest first
+                shifted = sorted((ks - k for k, ks in enumerate(keysets)), key=len)
+                keys = shifted[0]
+                for other in shifted[1:]:
+                    at = np.searchsorted(other, keys)
+                    at[at == len(other)] = 0
+                    keys = keys[other[at] == keys]
+                    if not len(keys):
+                        break
+            else:
+                # each word within ``slop`` positions after a match of the one before
+                keys = keysets[0]
+                for other in keysets[1:]:
+                    if not len(keys):
+                        break
+                    j = np.searchsorted(keys, other) - 1
+                    ok = j >= 0
+                    d = other - keys[np.maximum(j, 0)]
+                    keys = other[ok & (d >= 1) & (d <= slop)]
             if len(keys):
-                mask[keys // _KEY + base] = True
-        mask &= rk.live
-        return mask
+                d, c = np.unique(keys // _KEY, return_counts=True)
+                out_docs.append(d + base)
+                out_counts.append(c)
+        if not out_docs:
+            return None
+        docs = np.concatenate(out_docs)
+        counts = np.concatenate(out_counts)
+        if self.rk.n_live < self.rk.n:
+            keep = self.rk.live[docs]
+            docs, counts = docs[keep], counts[keep]
+        return docs, counts
 
-    # -- query trees ------------------------------------------------------------
-
-    def evaluate(self, q: Any) -> Result:
-        from whoosh import query as Q
-
+    def phrase(self, forms: list[tuple[bytes, ...]], weights: dict[str, float],
+               held_fields: tuple[str, ...], slop: int = 1, scored: bool = True) -> Result:
+        """Passages holding one of the phrase's spellings (``forms``) in a weighted
+        field, each scored as the BM25F of the words of the best spelling it holds."""
         rk = self.rk
-        t = type(q)
-        if t is Q.Term:
-            if q.fieldname == "doc":
-                return self._docs([_b(q.text)])
-            if q.fieldname not in rankarrays.FIELDS:
-                return self._whoosh(q)
-            return self.term(_b(q.text), {q.fieldname: q.boost})
-        if t is Q.Or or t is Q.DisjunctionMax:
-            if t is Q.DisjunctionMax:
-                raise Unsupported("DisjunctionMax")
-            terms, phrases, rest = self._term_groups(q.subqueries)
-            if len(terms) > MANY_TERMS:
-                results = [self.terms_sum(terms)]
-            else:
-                results = [self.term(text, w) for text, w in terms.items()]
-            results += [self.phrase(words, w) for words, w in phrases.items()]
-            results += [self.evaluate(c) for c in rest]
-            return _or(results, rk.n)
-        if t is Q.And:
-            pos = [self.evaluate(c) for c in q.subqueries if not isinstance(c, Q.Not)]
-            neg = [self.evaluate(c.query) for c in q.subqueries if isinstance(c, Q.Not)]
-            if not pos:
-                mask = rk.live.copy()
-                score = np.zeros(rk.n, np.float32)
-            else:
-                mask = pos[0].mask.copy()
-                for r in pos[1:]:
-                    mask &= r.mask
-                score = pos[0].score.copy()
-                for r in pos[1:]:
-                    score += r.score
-            for r in neg:
-                mask &= ~r.mask
-            score[~mask] = 0
-            return Result(mask, score)
-        if t is Q.Not:
-            inner = self.evaluate(q.query)
-            return Result(rk.live & ~inner.mask, np.zeros(rk.n, np.float32))
-        if t is Q.AndNot:
-            a, b = self.evaluate(q.a), self.evaluate(q.b)
-            mask = a.mask & ~b.mask
-            score = a.score.copy()
-            score[~mask] = 0
-            return Result(mask, score)
-        if t is Q.AndMaybe:
-            a, b = self.evaluate(q.a), self.evaluate(q.b)
-            score = a.score + b.score
-            score[~a.mask] = 0
-            return Result(a.mask, score)
-        if t is Q.Require:
-            a, b = self.evaluate(q.a), self.evaluate(q.b)
-            mask = a.mask & b.mask
-            score = a.score.copy()
-            score[~mask] = 0
-            return Result(mask, score)
-        if isinstance(q, Q.Phrase):
-            if q.fieldname not in rankarrays.FIELDS:
-                return self._whoosh(q)
-            if q.slop != 1:
-                raise Unsupported("phrase with slop")
-            return self.phrase(tuple(_b(w) for w in q.words), {q.fieldname: q.boost})
-        if t is Q.Every:
-            return Result(rk.live.copy(), np.zeros(rk.n, np.float32))
-        if t is Q.ConstantScoreQuery:
-            inner = self.evaluate(q.child)
-            return Result(inner.mask, np.where(inner.mask, np.float32(q.score),
-                                               np.float32(0)).astype(np.float32))
-        if q is Q.NullQuery or t is type(Q.NullQuery):
-            return Result(np.zeros(rk.n, bool), np.zeros(rk.n, np.float32))
-        if t is Q.DateRange and q.fieldname == "date":
-            return self._dates(q)
-        if isinstance(q, Q.MultiTerm) and not isinstance(q, Q.ranges.RangeMixin):
-            if q.field() == "doc":
-                return self._docs(self._expand(q, self.searcher.reader()))
-            if q.field() not in rankarrays.FIELDS:
-                return self._whoosh(q)
-            terms = self._term_groups([q])[0]
-            if len(terms) > MANY_TERMS:
-                return self.terms_sum(terms)
-            return _or([self.term(text, w) for text, w in terms.items()], rk.n)
-        raise Unsupported(type(q).__name__)
+        held = np.zeros(rk.n, bool)
+        score = np.zeros(rk.n, np.float32)
+        for form in forms:
+            anywhere = np.zeros(rk.n, bool)
+            for f, w in weights.items():
+                if w <= 0:
+                    continue
+                got = self.phrase_counts(f, form, slop) if len(form) > 1 else \
+                    self._postings(form[0], f)
+                if got is None or not len(got[0]):
+                    continue
+                anywhere[got[0]] = True
+                if f in held_fields:
+                    held[got[0]] = True
+            if not anywhere.any():
+                continue
+            anywhere &= rk.live
+            for t in form:
+                self.found_terms.add(t.decode("utf-8"))
+            if scored:
+                s = np.zeros(rk.n, np.float32)
+                for t in dict.fromkeys(form):
+                    s += self.term_score(t, weights)
+                s[~anywhere] = 0
+                np.maximum(score, s, out=score)
+        held &= rk.live
+        return Result(held, score)
 
-    def _term_groups(self, subqueries: list[Any]) -> tuple[
-            dict[bytes, dict[str, float]], dict[tuple[bytes, ...], dict[str, float]], list[Any]]:
-        """The children of an ``Or``: term-like ones grouped by term text (one BM25F
-        term each, whatever fields they name), phrases grouped by their words (one
-        phrase over the fields named), and the others."""
-        from whoosh import query as Q
+    # -- concepts and query trees -----------------------------------------------
 
-        groups: dict[bytes, dict[str, float]] = {}
-        phrases: dict[tuple[bytes, ...], dict[str, float]] = {}
-        rest = []
-        reader = self.searcher.reader()
-        flat: list[Any] = []
-        todo = list(subqueries)
-        while todo:  # Or(Or(a, b), c) is Or(a, b, c): matches and sums alike
-            c = todo.pop(0)
-            if type(c) is Q.Or and c.boost == 1.0:
-                todo[:0] = c.subqueries
-            else:
-                flat.append(c)
-        for c in flat:
-            t = type(c)
-            if t is Q.Term and c.fieldname in rankarrays.FIELDS:
-                w = groups.setdefault(_b(c.text), {})
-                w[c.fieldname] = w.get(c.fieldname, 0.0) + c.boost
-            elif (isinstance(c, Q.MultiTerm) and not isinstance(c, Q.ranges.RangeMixin)
-                  and c.field() in rankarrays.FIELDS):
-                for text in self._expand(c, reader):
-                    w = groups.setdefault(_b(text), {})
-                    w[c.field()] = w.get(c.field(), 0.0) + c.boost
-            elif isinstance(c, Q.Phrase) and c.fieldname in rankarrays.FIELDS and c.slop == 1:
-                w = phrases.setdefault(tuple(_b(x) for x in c.words), {})
-                w[c.fieldname] = w.get(c.fieldname, 0.0) + c.boost
-            else:
-                rest.append(c)
-        return groups, phrases, rest
+    def _weights(self, c: Concept) -> dict[str, float]:
+        if c.field is not None:
+            return {c.field: self.weights.get(c.field, 1.0) * c.boost}
+        return {f: w * c.boost for f, w in self.weights.items() if w > 0}
 
-    def _expand(self, q: Any, reader: Any) -> list[bytes]:
-        """The indexed terms a wildcard, prefix or fuzzy term stands for (once per search)."""
-        from whoosh import query as Q
+    def concept(self, c: Concept) -> Result:
+        weights = self._weights(c)
+        held_fields = (c.field,) if c.field is not None else HELD_FIELDS
+        if c.kind in ("wildcard", "fuzzy"):
+            return self.terms_sum(self.expand(c), weights, held_fields)
+        forms = [tuple(t.encode("utf-8") for t in f) for f in c.all_forms]
+        if c.kind == "phrase":
+            return self.phrase(forms, weights, held_fields, c.slop)
+        return self.pooled(forms, weights, held_fields)
 
-        key = (type(q).__name__, q.field(), repr(q))
+    def expand(self, c: Concept) -> list[bytes]:
+        """The index terms of the words as written that a wildcard matches, or that
+        are within a fuzzy word's edits (once per search)."""
+        key = (c.kind, c.terms[0], c.maxdist, c.nearest)
         hit = self._expanded.get(key)
         if hit is None:
-            if type(q) is Q.FuzzyTerm and q.field() in rankarrays.FIELDS:
-                hit = self.rk.fuzzy_terms(q.field(), q.text, int(q.maxdist), q.prefixlength,
-                                          self._fuzzy)
+            if c.kind == "wildcard":
+                hit = self.rk.wildcard_terms(c.terms[0])
             else:
-                hit = list(q._btexts(reader))
-            self._expanded[key] = hit
+                hit = self.rk.fuzzy_terms(c.terms[0], c.maxdist, c.nearest)
+            self._expanded[key] = hit = [t.encode("utf-8") for t in hit]
         return hit
 
-    def _docs(self, names: list[bytes]) -> Result:
-        """The passages of the documents named (a ``doc`` filter), from the arrays."""
+    def node(self, n: Node) -> Result:
+        hit = self._nodes.get(id(n))
+        if hit is not None:
+            return hit
+        rk = self.rk
+        if isinstance(n, Concept):
+            r = self.concept(n)
+        elif n.op == "not":
+            inner = self.node(n.children[0])
+            r = Result(rk.live & ~inner.held, np.zeros(rk.n, np.float32))
+        elif n.op == "maybe":
+            a, b = self.node(n.children[0]), self.node(n.children[1])
+            r = Result(a.held, a.score + b.score)
+        else:
+            score = np.zeros(rk.n, np.float32)
+            held: Any = None
+            for c in n.children:
+                neg = isinstance(c, Group) and c.op == "not"
+                cr = self.node(c.children[0] if neg else c)  # type: ignore[union-attr]
+                if neg:
+                    if n.op == "and":
+                        held = (rk.live & ~cr.held) if held is None else held & ~cr.held
+                    else:
+                        held = (rk.live & ~cr.held) if held is None else held | ~cr.held
+                    continue
+                score += cr.score
+                if n.op == "and" and isinstance(c, Concept) and c.optional:
+                    continue
+                if held is None:
+                    held = cr.held.copy()
+                elif n.op == "and":
+                    held &= cr.held
+                else:
+                    held |= cr.held
+            if held is None:
+                held = rk.live.copy()
+            r = Result(held & rk.live, score)
+        self._nodes[id(n)] = r
+        return r
+
+    # -- filters ------------------------------------------------------------------
+
+    def filter_mask(self, clauses: tuple[Clause, ...], filters: Filters) -> Any:
+        """The live passages that the query's clauses and the option filters admit."""
+        rk = self.rk
+        mask = rk.live.copy()
+        for c in clauses:
+            if c.field == "doc":
+                m = self.docs_matching(doc_pattern(c.value))
+            elif c.field == "date":
+                m = self.date_mask(*date_range(c.value))
+            else:
+                if self.symbol_passages is None:
+                    raise QueryError("this index has no symbols")
+                m = _mask_of(self.symbol_passages(c.value, True), rk.n)
+            mask &= ~m if c.negate else m
+        if filters.doc:
+            mask &= self.docs_matching(doc_pattern(filters.doc))
+        if filters.section:
+            from ..analysis import query_terms
+
+            words = query_terms(filters.section)
+            if not words:
+                raise QueryError(f"--section {filters.section!r} has no searchable words")
+            for w in words:
+                got = self._postings(w.encode("utf-8"), "section")
+                m = np.zeros(rk.n, bool)
+                if got is not None:
+                    m[got[0]] = True
+                mask &= m
+        if filters.since or filters.until:
+            start = dt.datetime.combine(filters.since, dt.time.min) if filters.since else None
+            end = dt.datetime.combine(filters.until, dt.time.max) if filters.until else None
+            mask &= self.date_mask(start, end)
+        return mask & rk.live
+
+    def docs_matching(self, rx: Any) -> Any:
+        """The passages of the documents whose id the pattern matches."""
         rk = self.rk
         docord, index = rk.docord()
         lut = np.zeros(len(index) + 1, bool)
-        for name in names:
-            k = index.get(name.decode("utf-8"))
-            if k is not None:
+        for name, k in index.items():
+            if rx.fullmatch(name):
                 lut[k] = True
-        mask = lut[docord] & rk.live
-        return Result(mask, np.zeros(rk.n, np.float32))
+        return lut[docord] & rk.live
 
-    def _dates(self, q: Any) -> Result:
-        """``date`` ranges from the per-passage dates (day precision, as kb stores them)."""
-        import datetime as dt
-
+    def date_mask(self, start: dt.datetime | None, end: dt.datetime | None) -> Any:
+        """Passages dated within ``start``..``end`` (inclusive, day precision, as kb
+        stores dates; an instant after midnight starts the next day)."""
         rk = self.rk
         days = rk.dates()
         mask = days != rankarrays.NO_DATE
-        start, end = q.startdate, q.enddate
         if start is not None:
             lo = rankarrays.date_days(start)
-            if (isinstance(start, dt.datetime) and start.time() != dt.time.min) or \
-                    q.startexcl:
+            if isinstance(start, dt.datetime) and start.time() != dt.time.min:
                 lo += 1
             mask &= days >= lo
         if end is not None:
-            hi = rankarrays.date_days(end)
-            if q.endexcl and not (isinstance(end, dt.datetime) and end.time() != dt.time.min):
-                hi -= 1
-            mask &= days <= hi
-        mask &= rk.live
-        return Result(mask, np.zeros(rk.n, np.float32))
-
-    def _whoosh(self, q: Any) -> Result:
-        """A node over a field the arrays do not hold (``doc``, ``date``, ``symbol``,
-        ``id``): its passages from Whoosh, unscored (these are filters)."""
-        rk = self.rk
-        mask = np.zeros(rk.n, bool)
-        ids = np.fromiter(q.docs(self.searcher), np.int64)
-        if len(ids):
-            mask[ids] = True
-        mask &= rk.live
-        return Result(mask, np.zeros(rk.n, np.float32))
+            mask &= days <= rankarrays.date_days(end)
+        return mask & rk.live
 
 
 def _b(text: Any) -> bytes:
     return text if isinstance(text, bytes) else str(text).encode("utf-8")
 
 
-def _or(results: list[Result], n: int) -> Result:
-    if not results:
-        return Result(np.zeros(n, bool), np.zeros(n, np.float32))
-    if len(results) == 1:
-        return results[0]
-    mask = results[0].mask.copy()
-    score = results[0].score.copy()
-    for r in results[1:]:
-        mask |= r.mask
-        score += r.score
-    return Result(mask, score)
+#: the phrase tier verifies the best-scoring full matches first, this many, then twice
+#: as many ... until the page is full of phrase hits
+PHRASE_CHUNK = 256
+#: key offsets of the tiers (scores stay far below ``PARTIAL_STEP``)
+FULL = 1e9
+PARTIAL_STEP = 1e5
+SYMBOL_FIRST = 4e9
+
+
+def _phrase_tier(ev: Evaluation, forms: list[tuple[bytes, ...]], key: Any, in_full: Any,
+                 want: int | None, ident: Any = None) -> None:
+    """Lift the full matches (``in_full``) whose own text or section holds the query's
+    words as one exact phrase into the top tier.
+
+    Only as many as needed are verified: when the best ``want`` phrase hits are
+    certain (every passage not yet verified scores lower than those verified),
+    the rest keep their tier, which no page shown reaches.  Passages tied with the
+    last one verified are verified with it (identical passages tie: which of them
+    stands for the others must not depend on where a chunk ends), and with
+    ``ident`` (:class:`~kb.engine.identical.Identical`) the hits are counted as
+    distinct texts."""
+    n = ev.rk.n
+    weights = {f: 1.0 for f in HELD_FIELDS}
+    try:
+        if want is None:  # every one is verified
+            ev.restrict = in_full
+            key[ev.phrase(forms, weights, HELD_FIELDS, scored=False).held
+                & _mask_of(in_full, n)] += FULL
+            return
+        keys = -key[in_full]
+        done, chunk, found = 0, PHRASE_CHUNK, 0
+        lifted: list[Any] = []
+        while done < len(in_full):
+            upto = min(done + chunk, len(in_full))
+            if upto < len(in_full):
+                best = np.argpartition(keys, upto - 1)[:upto]
+                cut = keys[best].max()
+                if np.count_nonzero(keys <= cut) > upto:  # ties with the cut: all of them
+                    best = np.flatnonzero(keys <= cut)
+                    upto = len(best)
+            else:
+                best = np.arange(len(in_full))
+            best = best[np.lexsort((in_full[best], keys[best]))]  # by score, ties by number
+            part = in_full[best[done:upto]]
+            ev.restrict = np.sort(part)
+            hits = ev.phrase(forms, weights, HELD_FIELDS, scored=False).held & _mask_of(part, n)
+            key[hits] += FULL
+            if ident is None:
+                found += int(np.count_nonzero(hits))
+            else:
+                lifted.append(np.flatnonzero(hits))
+                found = ident.count(np.concatenate(lifted))
+            done = upto
+            chunk *= 2
+            if found >= want:
+                return
+    finally:
+        ev.restrict = None
+
+
+@dataclass
+class RankOut:
+    """What :func:`rank` returns."""
+
+    #: the page: (passage number, score or None where none was computed, the indexes
+    #: of the query's required parts it lacks)
+    page: list[tuple[int, float | None, tuple[int, ...]]]
+    total: int  #: full matches (distinct texts with dedup; documents with group)
+    partial: int  #: partial matches (holding some of the required parts), likewise
+    more: dict[int, int]  #: with group: further matches per document's passage shown
+    terms: set[str]  #: the index terms found (to highlight)
+    counted: Any = None  #: with facets: :func:`facet_counts` over the full matches
+
+
+def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
+         want: int | None, group: bool = False, dedup: bool = True, facets: int = 0,
+         partial: bool = True, symbol_passages: Callable[[str, bool], Any] | None = None
+         ) -> RankOut:
+    """The passages matching ``q`` in one pass over the arrays.
+
+    **The matching rule**: a passage matches when its own text or section heading
+    holds every required part of the query (each concept: a word with its variants,
+    a phrase; an ``OR`` group as one part), and none it excludes; the title adds
+    to the score, never to the match.  Tiers: for 2-6 plain words, the full
+    matches holding them as one exact phrase; then every other full match; then,
+    with ``partial``, the passages holding some of the parts (most first); by BM25F
+    score within a tier, ties by passage number.  A query that is a UN symbol
+    (``q.symbol``): the first passage of each document with that symbol above
+    every tier, its other passages full matches (with no score of their own).
+
+    ``want``: the first ``want`` of the ranking (every one when None).  With
+    ``dedup``, identical passages (:mod:`kb.engine.identical`) are one match: the
+    best ranked of them (ties by document id) stands for all, before the page is
+    cut and before ``group`` groups by document.  ``facets`` (a number of
+    documents): the full matches counted by document and year."""
+    ev = Evaluation(rk, scoring, symbol_passages)
+    n = rk.n
+    fmask = ev.filter_mask(q.clauses, filters)
+    ev.found_terms = set()  # filter words are not highlighted
+    parts = q.required()
+    held_parts: list[Any] = []
+    partial_mask = None
+    unscored = None
+    if q.root is None:
+        full = fmask
+        score = np.zeros(n, np.float32)
+    else:
+        r = ev.node(q.root)
+        full = r.held & fmask
+        score = r.score
+        if q.symbol and symbol_passages is not None:
+            own = _mask_of(symbol_passages(q.symbol, False), n) & fmask
+            unscored = own & ~full
+            full = full | own
+        held_parts = [ev.node(p).held for p in parts]
+        if partial and len(parts) > 1:
+            count = np.zeros(n, np.uint16)
+            for h in held_parts:
+                count += h
+            partial_mask = (count > 0) & ~full & fmask
+            root = q.root
+            tops = list(root.children) if isinstance(root, Group) and root.op == "and" else []
+            for c in tops:  # a passage holding an excluded word is no partial match either
+                if isinstance(c, Group) and c.op == "not":
+                    partial_mask &= ~ev.node(c.children[0]).held
+    key = score.astype(np.float64)
+    key[full] += FULL
+    if partial_mask is not None:
+        key[partial_mask] += count[partial_mask].astype(np.float64) * PARTIAL_STEP
+    ident = rk.identical() if dedup else None
+    if ident is not None and not ident.ngroups:
+        ident = None
+    in_full = np.flatnonzero(full)
+    if q.phrase is not None and len(in_full) > 1:
+        forms = [tuple(t.encode("utf-8") for t in f) for f in q.phrase.all_forms]
+        _phrase_tier(ev, forms, key, in_full, None if group else want, ident)
+    if unscored is not None:
+        ids = np.flatnonzero(own)
+        if len(ids):
+            docord, _ = rk.docord()
+            _, first = np.unique(docord[ids], return_index=True)  # ids ascend: the first
+            key[ids[first]] += SYMBOL_FIRST
+    in_partial = np.flatnonzero(partial_mask) if partial_mask is not None else in_full[:0]
+    total, n_partial = len(in_full), len(in_partial)
+    if ident is not None:
+        total = ident.count(in_full) if total > 1 else total
+        n_partial = ident.count(in_partial) if n_partial > 1 else n_partial
+    candidates = np.union1d(in_full, in_partial) if len(in_partial) else in_full
+    if ident is not None and len(candidates) > 1:
+        if group or want is None:
+            candidates = ident.collapse(candidates, key, rk.docrank)
+        else:
+            candidates = _collapse_top(ident, rk, key, candidates, want)
+    counted = None
+    if facets:
+        shown = in_full
+        if ident is not None and len(in_full) > 1:
+            shown = ident.collapse(in_full, key, rk.docrank)
+        counted = facet_counts(rk, shown, key, facets)
+    more: dict[int, int] = {}
+    if group:
+        order = top(key, candidates, None)
+        docord, _ = rk.docord()
+        _, first, counts = np.unique(docord[order], return_index=True, return_counts=True)
+        pick = np.argsort(first, kind="stable")
+        order = order[first[pick]]
+        extra = counts[pick] - 1
+        more = dict(zip(order.tolist(), extra.tolist()))
+        # a document with a full match is shown by one (full matches rank first)
+        total = int(np.count_nonzero(full[order]))
+        n_partial = len(order) - total
+    else:
+        order = top(key, candidates, want)
+    page = []
+    for d in order.tolist():
+        sc: float | None = float(score[d])
+        if unscored is not None and unscored[d]:
+            sc = None
+        missing = () if full[d] else tuple(i for i, h in enumerate(held_parts) if not h[d])
+        page.append((d, sc, missing))
+    return RankOut(page, total, n_partial, more, ev.found_terms, counted)
 
 
 def top(order_key: Any, candidates: Any, want: int | None) -> Any:
@@ -625,60 +895,6 @@ def top(order_key: Any, candidates: Any, want: int | None) -> Any:
     out = candidates[order]
     return out if want is None else out[:want]
 
-
-#: the phrase tier verifies the best-scoring passages holding every word first,
-#: this many, then twice as many ... until the page is full of phrase hits
-PHRASE_CHUNK = 256
-
-
-def _phrase_tier(ev: Evaluation, q_phrase: Any, key: Any, in_and: Any,
-                 want: int | None, ident: Any = None) -> None:
-    """Lift the passages (of ``in_and``) holding the exact phrase into the top tier.
-
-    Only as many as needed are verified: when the best ``want`` phrase hits are
-    certain (every passage not yet verified scores lower than those verified),
-    the rest keep their all-words tier, which no page shown reaches.  Passages
-    tied with the last one verified are verified with it (identical passages tie:
-    which of them stands for the others must not depend on where a chunk ends),
-    and with ``ident`` (:class:`~kb.engine.identical.Identical`) the hits are
-    counted as distinct texts."""
-    n = ev.rk.n
-    ev.masks_only = True  # the tier needs which passages hold the phrase, not scores
-    try:
-        if want is None:  # every one is verified
-            ev.restrict = in_and
-            key[ev.evaluate(q_phrase).mask & _mask_of(in_and, n)] += 1e7
-            return
-        keys = -key[in_and]
-        done, chunk, found = 0, PHRASE_CHUNK, 0
-        lifted: list[Any] = []
-        while done < len(in_and):
-            upto = min(done + chunk, len(in_and))
-            if upto < len(in_and):
-                best = np.argpartition(keys, upto - 1)[:upto]
-                cut = keys[best].max()
-                if np.count_nonzero(keys <= cut) > upto:  # ties with the cut: all of them
-                    best = np.flatnonzero(keys <= cut)
-                    upto = len(best)
-            else:
-                best = np.arange(len(in_and))
-            best = best[np.lexsort((in_and[best], keys[best]))]  # by score, ties by number
-            part = in_and[best[done:upto]]
-            ev.restrict = np.sort(part)
-            hits = ev.evaluate(q_phrase).mask & _mask_of(part, n)
-            key[hits] += 1e7
-            if ident is None:
-                found += int(np.count_nonzero(hits))
-            else:
-                lifted.append(np.flatnonzero(hits))
-                found = ident.count(np.concatenate(lifted))
-            done = upto
-            chunk *= 2
-            if found >= want:
-                return
-    finally:
-        ev.restrict = None
-        ev.masks_only = False
 
 
 def _mask_of(ids: Any, n: int) -> Any:
@@ -709,83 +925,6 @@ def _collapse_top(ident: Any, rk: Ranker, key: Any, candidates: Any, want: int) 
         if len(near) == len(candidates) or ident.count(near) >= want:
             return ident.collapse(near, key, rk.docrank)
         w *= 4
-
-
-def rank(rk: Ranker, searcher: Any, q_and: Any, q_or: Any, q_phrase: Any, filt: Any,
-         want: int | None, group: bool, q_first: Any = None, dedup: bool = True,
-         facets: int = 0) -> tuple[list[tuple[int, float]], int, dict[int, int], set[str],
-                                   Any]:
-    """The tiers of :func:`kb.search.search` in one pass over the arrays.
-
-    Passages holding the words as an exact phrase (``q_phrase``, when given and
-    when more than one passage holds every word), then those holding every word
-    (``q_and``), then those holding some (``q_or``); by BM25F score within a
-    tier, ties by passage number.  Returns ``(ranked, total, more, terms)``: the
-    first ``want`` ``(passage number, score)`` pairs (every one when ``want`` is
-    None), the number of matches, with ``group`` the number of further matches per
-    document's best passage, the index terms the query found (to highlight), and
-    with ``facets`` (a number of documents) the matches counted by document and year
-    (:func:`facet_counts`), else None.
-    ``q_first`` (a query that is a UN symbol): the first passage of each document it
-    matches ranks above every tier.
-
-    With ``dedup``, identical passages (:mod:`kb.engine.identical`) are one match:
-    the best ranked of them (ties by document id) stands for all, before the page
-    is cut and before ``group`` groups by document; ``total`` counts distinct texts.
-    """
-    ev = Evaluation(rk, searcher)
-    fmask = rk.live if filt is None else ev.evaluate(filt).mask
-    ev.found_terms = set()  # filter words are not highlighted
-    r_or = ev.evaluate(q_or)
-    mask_or = r_or.mask & fmask
-    score = r_or.score
-    if q_and is q_or or q_and == q_or:
-        mask_and = mask_or
-    else:
-        mask_and = ev.evaluate(q_and).mask & fmask
-    key = score.astype(np.float64)
-    key[mask_and] += 1e7
-    ident = rk.identical() if dedup else None
-    if ident is not None and not ident.ngroups:
-        ident = None
-    if q_phrase is not None:
-        in_and = np.flatnonzero(mask_and)
-        if len(in_and) > 1:
-            _phrase_tier(ev, q_phrase, key, in_and, None if group else want, ident)
-    if q_first is not None:
-        ids = np.flatnonzero(ev.evaluate(q_first).mask & fmask)
-        if len(ids):
-            docord, _ = rk.docord()
-            _, first = np.unique(docord[ids], return_index=True)  # ids ascend: the first
-            key[ids[first]] += 2e7
-    candidates = matched = np.flatnonzero(mask_or)
-    total = len(candidates)
-    if ident is not None and total > 1:
-        total = ident.count(candidates)
-        if group or want is None:
-            candidates = ident.collapse(candidates, key, rk.docrank)
-        else:
-            candidates = _collapse_top(ident, rk, key, candidates, want)
-    counted = None
-    if facets:
-        shown = candidates
-        if ident is not None and not (group or want is None) and len(matched) > 1:
-            shown = ident.collapse(matched, key, rk.docrank)
-        counted = facet_counts(rk, shown, key, facets)
-    more: dict[int, int] = {}
-    if group:
-        order = top(key, candidates, None)
-        docord, _ = rk.docord()
-        _, first, counts = np.unique(docord[order], return_index=True, return_counts=True)
-        pick = np.argsort(first, kind="stable")
-        order = order[first[pick]]
-        extra = counts[pick] - 1
-        more = dict(zip(order.tolist(), extra.tolist()))
-        total = len(order)
-    else:
-        order = top(key, candidates, want)
-    return (list(zip(order.tolist(), score[order].tolist())), total, more, ev.found_terms,
-            counted)
 
 
 def facet_counts(rk: Ranker, shown: Any, key: Any, n_docs: int

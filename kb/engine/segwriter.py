@@ -338,7 +338,8 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
                     elif (type(fmt) is formats.Existence and isinstance(value, str)
                             and type(field.analyzer) is SurfaceAnalyzer):
                         fb = fmt.field_boost
-                        items = [(e.encode("utf-8"), 1, fb, b"") for e in surface_entries(value)]
+                        entries = analysed["words"] = sorted(surface_entries(value))
+                        items = [(e.encode("utf-8"), 1, fb, b"") for e in entries]
                     else:
                         items = list(field.index(value))
                     if field.scorable:
@@ -389,6 +390,11 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
                 ts = index_terms(value) if isinstance(value, str) else []
             terms[f] = ts
         b = self.arrays
+        words = analysed.get("words")
+        if words is None and isinstance(fields.get("words"), str):
+            words = sorted(surface_entries(fields["words"]))
+        if words:
+            b.add_surface(words)
         text = fields.get("text")
         b.add(terms, fields.get("doc") or "", fields.get("date"),
               text_key(text if isinstance(text, str) else ""))
@@ -429,7 +435,10 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
             keep = np.ones(n, bool)
             for d in seg.deleted_docs():
                 keep[d] = False
-            out.append(rankarrays.subset(table, keep))
+            table = rankarrays.subset(table, keep)
+            if not keep.all():
+                table.surface = _live_words(self.storage, self.schema, seg, keep)
+            out.append(table)
         return out
 
     def _flush_arrays(self) -> None:
@@ -453,6 +462,29 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
         fw.close()
         if pdr is not None:
             pdr.close()
+
+
+def _live_words(storage: Any, schema: Any, seg: Any, keep: Any) -> list[str]:
+    """The ``words`` entries of a segment that a live document still holds (a merge
+    drops the words of its deleted documents from the ranking arrays, as Whoosh
+    drops them from the ``words`` field)."""
+    from whoosh.reading import SegmentReader
+
+    r = SegmentReader(storage, schema, seg)
+    try:
+        if "words" not in schema:
+            return []
+        out = []
+        for b in r.lexicon("words"):
+            m = r.postings("words", b)
+            while m.is_active():
+                if keep[m.id()]:
+                    out.append(b.decode("utf-8"))
+                    break
+                m.next()
+        return out
+    finally:
+        r.close()
 
 
 def _write_terms(fw: Any, schema: Any, lengths: _Lengths | None, terms: Any) -> None:

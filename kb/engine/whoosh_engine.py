@@ -67,12 +67,13 @@ class WhooshEngine(Engine):
             if version is None:  # an empty index has no versioned reader
                 version = ix.latest_generation()
             rk = None
-            if ranker and os.environ.get("KB_RANKER", "arrays") != "whoosh":
-                from .. import search as _s
+            if ranker:
+                from ..models import Scoring
                 from .ranker import Ranker
 
                 # arrays missing after every retry: derive them from Whoosh (slow, rare)
-                rk = Ranker(reader, str(folder), _s.K1, _s.B, derive_missing=last_try)
+                d = Scoring()
+                rk = Ranker(reader, str(folder), d.k1, d.b, derive_missing=last_try)
             return WhooshReader(ix, reader, version, rk, ranks=ranker)
         except (OSError, EmptyIndexError, ValueError, KeyError) as e:
             # a writer switched generations or cleaned files under us
@@ -122,67 +123,58 @@ class WhooshReader(EngineReader):
         self._rk: Any = None
 
     def search(self, request: SearchRequest) -> Ranking:
-        from .. import search as _s
-        from .query import (
-            highlight_terms,
-            make_filter,
-            parse_clauses,
-            parse_query,
-            phrase_query,
-            symbol_first,
-        )
+        from .ranker import rank
 
-        searcher, reader = self.searcher, self.reader
-        schema = searcher.schema
-        words = request.words
-        filt = make_filter(request.filters, parse_clauses(schema, list(request.clauses)))
-        q_first = None
-        if words.strip():
-            memo: dict[str, list[str]] = {}  # a wildcard's words, found once per search
-            q_or = parse_query(schema, words, "or", reader, memo)
-            q_and = parse_query(schema, words, "and", reader, memo) \
-                if _s.COMBINE == "and-or" else q_or
-            if request.symbol:  # the document with this symbol, then its mentions
-                from whoosh.query import Or
-
-                q_first = symbol_first(request.symbol)
-                q_or, q_and = Or([q_or, q_first]), Or([q_and, q_first])
-        else:
-            from whoosh.query import Every
-
-            q_and = q_or = Every()
+        q = request.query
         offset, limit = request.offset, request.limit
         want = None if limit is None or request.group else offset + limit
-        ranked: list[tuple[int, float]] | None = None
-        more: dict[int, int] = {}
-        hl: set[str] = set()
-        if self.ranker is not None:
-            from .ranker import Unsupported, rank
-
-            try:
-                ranked, total, more, hl, counted = rank(
-                    self.ranker, searcher, q_and, q_or, phrase_query(schema, words, reader),
-                    filt, want, request.group, q_first, request.dedup, request.facets)
-            except Unsupported:
-                ranked = None
+        out = rank(self._arrays(), q, request.filters, request.scoring, want, request.group,
+                   request.dedup, request.facets, request.partial, self._symbol_passages)
         ident = self.identical() if request.dedup else None
-        if ranked is None:
-            # fuzzy words as the array ranker expands them (a swap of two letters is
-            # one edit), not as Whoosh does, which differs with the segment count
-            q_and, q_or = (_array_fuzzy(q, self._arrays()) for q in (q_and, q_or))
-            ranked, total, more = self._rank_whoosh(words, q_and, q_or, filt, want,
-                                                    request.group, q_first, ident)
-            hl = highlight_terms(q_or, reader)
-            counted = None
-            if request.facets:  # counted over the whole ungrouped ranking
-                full = ranked if not request.group and (want is None or ident is not None) \
-                    else self._rank_whoosh(words, q_and, q_or, filt, None, False, q_first,
-                                           ident)[0]
-                counted = self._facets_whoosh(full, request.facets)
-        page = ranked[offset:] if limit is None else ranked[offset: offset + limit]
-        out = tuple(Ranked(passage_from_stored(searcher.stored_fields(d)), score,
-                           more.get(d, 0), self._also(ident, d)) for d, score in page)
-        return Ranking(out, total, frozenset(hl), self._facets(counted))
+        page = out.page[offset:] if limit is None else out.page[offset: offset + limit]
+        stored = self.searcher.stored_fields
+        ranked = tuple(Ranked(passage_from_stored(stored(d)), score, out.more.get(d, 0),
+                              self._also(ident, d), missing)
+                       for d, score, missing in page)
+        return Ranking(ranked, out.total, frozenset(out.terms), self._facets(out.counted),
+                       out.partial)
+
+    def _symbol_passages(self, value: str, pattern: bool) -> Any:
+        """The passages of the documents with this UN symbol (folded, any year), or
+        with ``pattern``, whose symbol the ``symbol:`` clause ``value`` matches (in any
+        case, with or without its year; ``*`` and ``?`` within the symbol)."""
+        import numpy as np
+
+        from ..errors import QueryError
+        from ..analysis import query_terms
+
+        reader = self.reader
+        if "symbol" not in reader.schema:
+            return np.zeros(0, np.int64)
+        v = " ".join(value.strip().split())
+        if pattern and any(c in v for c in "*?"):
+            import fnmatch
+
+            if not v.strip("*?"):
+                raise QueryError(f"cannot read symbol:{value}; write symbol:SYMBOL, "
+                                 "e.g. symbol:S/RES/2771")
+            rx = re.compile(fnmatch.translate(v.split("(")[0].strip().casefold()))
+            terms = [t for t in reader.lexicon("symbol") if rx.match(t.decode("utf-8"))]
+        else:
+            words = query_terms(v.upper()) if pattern else [v.casefold()]
+            if not words:
+                raise QueryError(f"cannot read symbol:{value}; write symbol:SYMBOL, "
+                                 "e.g. symbol:S/RES/2771")
+            terms = [w.encode("utf-8") for w in words]
+        sets = []
+        for t in terms:
+            ids = list(reader.postings("symbol", t).all_ids()) if ("symbol", t) in reader else []
+            sets.append(set(ids))
+        if not sets:
+            return np.zeros(0, np.int64)
+        found = set.union(*sets) if pattern and any(c in v for c in "*?") else \
+            set.intersection(*sets)
+        return np.array(sorted(found), np.int64)
 
     def _facets(self, counted: Any) -> Facets | None:
         """:func:`kb.engine.ranker.facet_counts`'s numbers as a record, with titles."""
@@ -198,27 +190,16 @@ class WhooshReader(EngineReader):
             docs.append(DocCount(p.doc, p.title, n))
         return Facets(tuple(docs), documents, tuple((f"{y:04d}", n) for y, n in years), undated)
 
-    def _facets_whoosh(self, full: list[tuple[int, float]], n_docs: int) -> Any:
-        """The counts of :func:`kb.engine.ranker.facet_counts` when Whoosh's scorer
-        ranked: ``full`` is every match in rank order, identical ones collapsed."""
-        import numpy as np
-
-        from .ranker import facet_counts
-
-        key = np.full(self.reader.doc_count_all(), -np.inf)
-        shown = np.array([d for d, _ in full], np.int64)
-        key[shown] = -np.arange(len(shown), dtype=np.float64)
-        return facet_counts(self._arrays(), np.sort(shown), key, n_docs)
-
     def _arrays(self) -> Any:
         """The array ranker's view of this reader (built for this when Whoosh ranks)."""
         if self.ranker is not None:
             return self.ranker
         if self._rk is None:
-            from .. import search as _s
+            from ..models import Scoring
             from .ranker import Ranker
 
-            self._rk = Ranker(self.reader, self.ix.storage.folder, _s.K1, _s.B)
+            d = Scoring()
+            self._rk = Ranker(self.reader, self.ix.storage.folder, d.k1, d.b)
         return self._rk
 
     def identical(self) -> Any:
@@ -237,123 +218,6 @@ class WhooshReader(EngineReader):
         out = [passage_from_stored(stored(m)) for m in ident.members(d).tolist() if m != d]
         out.sort(key=lambda p: (p.doc, p.ordinal))
         return tuple(out)
-
-    def _rank_whoosh(self, words_text: str, q_and: Any, q_or: Any, filt: Any,
-                     want: int | None, group: bool, q_first: Any = None,
-                     ident: Any = None
-                     ) -> tuple[list[tuple[int, float]], int, dict[int, int]]:
-        """The tiers ranked by Whoosh's scorer (for queries the array ranker does not take).
-        ``q_first``: the first passage of each document it matches goes on top.
-
-        With ``ident`` (the index holds identical passages), every match is ranked
-        and identical ones collapsed as the array ranker does (:meth:`_collapse`)."""
-        from .query import phrase_query
-
-        if ident is not None:
-            want = None
-        searcher, reader = self.searcher, self.reader
-        # Whoosh's own optimisations: with a limit, optimize=False still prunes the OR
-        # tree as the top hits fill and then trusts its own (too low) count, so the
-        # totals were wrong (13,008 for "human rights" where 60,903 passages match at
-        # 200k); optimize=True counts in a second pass and is exact.  This path only
-        # ranks what the array ranker does not take, and KB_RANKER=whoosh.
-        and_results = searcher.search(q_and, limit=want, filter=filt)
-        ranked: list[tuple[int, float]] = [(r.docnum, r.score) for r in and_results]
-        tier = dict.fromkeys((d for d, _ in ranked), 1)
-        total = len(and_results)
-        q_phrase = phrase_query(searcher.schema, words_text, reader) if total > 1 else None
-        if q_phrase is not None:
-            # tiers: the exact phrase, then every word, then some words
-            phrase_hits = [(r.docnum, r.score) for r in
-                           searcher.search(q_phrase, limit=want, filter=filt)]
-            if phrase_hits:
-                seen = {d for d, _ in phrase_hits}
-                tier.update(dict.fromkeys(seen, 2))
-                ranked = phrase_hits + [(d, sc) for d, sc in ranked if d not in seen]
-        if q_or != q_and:
-            or_results = searcher.search(q_or, limit=None if want is None else want + len(ranked),
-                                         filter=filt)
-            seen = {d for d, _ in ranked}
-            ranked += [(r.docnum, r.score) for r in or_results if r.docnum not in seen]
-            total = len(or_results)
-        if q_first is not None:
-            firsts = self._first_passages(q_first, filt)
-            if firsts:
-                scores = dict(ranked)
-                lifted = set(firsts)
-                tier.update(dict.fromkeys(firsts, 3))  # above the phrase tier
-                ranked = [(d, scores.get(d, 0.0)) for d in firsts] + \
-                    [(d, sc) for d, sc in ranked if d not in lifted]
-        if ident is not None:
-            ranked = self._collapse(ranked, tier, ident)
-            total = len(ranked)
-        more: dict[int, int] = {}
-        if group:
-            by_doc: dict[str, int] = {}
-            grouped: list[tuple[int, float]] = []
-            doc_of = self._names() if len(ranked) > 200 else None
-            for docnum, score in ranked:
-                doc = doc_of[docnum] if doc_of is not None else \
-                    searcher.stored_fields(docnum)["doc"]
-                if doc in by_doc:
-                    more[by_doc[doc]] += 1
-                    continue
-                by_doc[doc] = docnum
-                more[docnum] = 0
-                grouped.append((docnum, score))
-            ranked = grouped
-            total = len(grouped)
-        return ranked, total, more
-
-    def _first_passages(self, q: Any, filt: Any) -> list[int]:
-        """The first passage (lowest number) of each document with a passage matching
-        ``q`` (and ``filt``), in passage order."""
-        from whoosh.query import And
-
-        ids = sorted(self.searcher.docs_for_query(q if filt is None else And([q, filt])))
-        doc_of = self._names()
-        seen: set[str] = set()
-        out = []
-        for d in ids:
-            doc = doc_of.get(d)
-            if doc is not None and doc not in seen:
-                seen.add(doc)
-                out.append(d)
-        return out
-
-    def _collapse(self, ranked: list[tuple[int, float]], tier: dict[int, int],
-                  ident: Any) -> list[tuple[int, float]]:
-        """Every match ``ranked``, one passage per text (as
-        :meth:`kb.engine.identical.Identical.collapse`): the best ranked (tier,
-        then score), ties by document id, then by number; in rank order."""
-        names = self._names()
-        gid = ident.gid
-        best: dict[int, tuple[tuple[int, float, bytes, int], float]] = {}
-        out: list[tuple[tuple[int, float, bytes, int], float]] = []
-        for d, sc in ranked:
-            k = (-tier.get(d, 0), -sc, names.get(d, "").encode("utf-8", "surrogatepass"), d)
-            g = int(gid[d])
-            if g < 0:
-                out.append((k, sc))
-            elif g not in best or k < best[g][0]:
-                best[g] = (k, sc)
-        out += best.values()
-        out.sort(key=lambda e: (e[0][0], e[0][1], e[0][3]))
-        return [(k[3], sc) for k, sc in out]
-
-    def _names(self) -> dict[int, str]:
-        """Passage number -> document id for the whole index, read once from the ``doc``
-        field's postings (grouping thousands of matches by reading each one's stored
-        fields is the slow part of ``--group``)."""
-        if self._doc_names is None:
-            reader = self.reader
-            names: dict[int, str] = {}
-            for t in reader.lexicon("doc"):
-                name = t.decode("utf-8") if isinstance(t, bytes) else t
-                for d in reader.postings("doc", t).all_ids():
-                    names[d] = name
-            self._doc_names = names
-        return self._doc_names
 
     def passage(self, passage_id: str) -> Passage | None:
         stored = self.searcher.document(id=passage_id)
@@ -416,27 +280,11 @@ class WhooshReader(EngineReader):
             v = known[("symbol", term)] = ("symbol", term) in self.reader
         return v
 
-    def correct(self, term: str, maxdist: int) -> str | None:
-        corrector = self.reader.corrector("text")
-        cands = corrector.suggest(term, limit=5, maxdist=maxdist, prefix=1)
-        if not cands:
-            return None
-        best = max(cands, key=lambda c: self.reader.doc_frequency("text", c))
-        return self._surface(best)
+    def near_words(self, word: str, maxdist: int) -> list[tuple[str, str, int]]:
+        return self._arrays().near_words(word, maxdist)  # type: ignore[no-any-return]
 
-    def _surface(self, stem: str) -> str | None:
-        """A word in the index text that analyses to ``stem``."""
-        from whoosh.query import Term
-
-        from ..analysis import _TOKEN
-        from ..analysis import term as analyse
-
-        for r in self.searcher.search(Term("text", stem), limit=3):
-            txt = r.get("text") or ""
-            for m in _TOKEN.finditer(txt):
-                if analyse(m.group()) == stem:
-                    return m.group().lower()
-        return None
+    def frequency(self, term: str) -> int:
+        return self._arrays().frequency(term)  # type: ignore[no-any-return]
 
     def up_to_date(self) -> bool:
         return bool(self.searcher.up_to_date())
@@ -449,42 +297,6 @@ class WhooshReader(EngineReader):
         self.ranker = None  # its arrays map the ranking-array files: unmapped when freed
         self._ident = None
         self._doc_names = None
-
-
-_ARRAY_FUZZY: Any = None
-
-
-def _array_fuzzy(q: Any, rk: Any) -> Any:
-    """``q`` with its fuzzy words (``FuzzyTerm`` over text, section or title)
-    expanded by :meth:`kb.engine.ranker.Ranker.fuzzy_terms`.
-
-    Whoosh's own expansion uses the optimal-string-alignment distance over a
-    reader of several segments but plain Levenshtein (no swaps) over one, so the
-    Whoosh scorer would match other words than the array ranker."""
-    global _ARRAY_FUZZY
-    from whoosh.query import FuzzyTerm
-
-    from . import rankarrays
-
-    if _ARRAY_FUZZY is None:
-        class ArrayFuzzyTerm(FuzzyTerm):
-            rk: Any = None
-
-            def _btexts(self, ixreader: Any) -> list[str]:
-                return [t.decode("utf-8") for t in self.rk.fuzzy_terms(
-                    self.fieldname, self.text, int(self.maxdist), self.prefixlength, {})]
-
-        _ARRAY_FUZZY = ArrayFuzzyTerm
-    if type(q) is FuzzyTerm and q.fieldname in rankarrays.FIELDS:
-        import copy
-
-        out = copy.copy(q)
-        out.__class__ = _ARRAY_FUZZY
-        out.rk = rk
-        return out
-    if q.is_leaf():
-        return q
-    return q.apply(lambda c: _array_fuzzy(c, rk))
 
 
 def _open_lazy_files(reader: Any) -> None:
