@@ -559,7 +559,8 @@ class Web:
         shown = result.offset + len(result.hits)
         ctx["prev_url"] = query.url(offset=max(0, result.offset - PAGE_SIZE) or None) \
             if result.offset > 0 else None
-        ctx["next_url"] = query.url(offset=shown) if shown < result.total else None
+        listed = result.total + result.partial  # partial matches follow the full ones
+        ctx["next_url"] = query.url(offset=shown) if shown < listed else None
         ctx["suggestion_url"] = query.url(q=result.suggestion, offset=None) \
             if result.suggestion else None
         ctx["original_url"] = query.url(correct="0", offset=None) \

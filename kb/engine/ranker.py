@@ -812,7 +812,7 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
             unscored = own & ~full
             full = full | own
         held_parts = [ev.node(p).held for p in parts]
-        if partial and len(parts) > 1:
+        if len(parts) > 1:  # counted even when not listed (an export says how many)
             count = np.zeros(n, np.uint16)
             for h in held_parts:
                 count += h
@@ -844,7 +844,7 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
     if ident is not None:
         total = ident.count(in_full) if total > 1 else total
         n_partial = ident.count(in_partial) if n_partial > 1 else n_partial
-    candidates = np.union1d(in_full, in_partial) if len(in_partial) else in_full
+    candidates = np.union1d(in_full, in_partial) if partial and len(in_partial) else in_full
     if ident is not None and len(candidates) > 1:
         if group or want is None:
             candidates = ident.collapse(candidates, key, rk.docrank)
@@ -867,7 +867,10 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
         more = dict(zip(order.tolist(), extra.tolist()))
         # a document with a full match is shown by one (full matches rank first)
         total = int(np.count_nonzero(full[order]))
-        n_partial = len(order) - total
+        if partial:
+            n_partial = len(order) - total
+        elif len(in_partial):
+            n_partial = len(np.setdiff1d(docord[in_partial], docord[in_full]))
     else:
         order = top(key, candidates, want)
     page = []
