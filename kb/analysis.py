@@ -31,7 +31,7 @@ from importlib import resources
 from typing import Any
 
 #: Bump when the analysis changes in a way that changes indexed terms.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 STOP_WORDS = frozenset(
     """a an and are as at be by for from have if in is it of on or that the this to us we
@@ -40,7 +40,7 @@ STOP_WORDS = frozenset(
 
 _TOKEN = re.compile(
     r"(?P<sym>[A-Z][A-Z0-9]{0,9}(?:/[A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*)+)"
-    r"|(?P<w>\w+(?:['’]\w+)*)"
+    r"|(?P<w>\w+(?:['’]\w+)*)(?P<h>-(?=\w))?"  # h: a hyphen joins it to the next word
 )
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _DIGIT = re.compile(r"\d")
@@ -142,11 +142,21 @@ def term(token: str) -> str | None:
     return t  # type: ignore[return-value]
 
 
+def _joined_stop(token: str) -> str | None:
+    """A stop word that a hyphen joins to another word (``by-catch``, ``on-going``,
+    ``in-depth``) is kept, as itself: the compound then has the same parts written
+    closed (``bycatch``) or hyphenated."""
+    w = fold(token)
+    return w if w in STOP_WORDS else None
+
+
 def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
     """Yield ``(term, start, end)`` for each indexed term of ``text``."""
+    joined = False  # the previous word ends in a hyphen joined to this one
     for m in _TOKEN.finditer(text):
         sym = m.group("sym")
         if sym is not None:
+            joined = False
             if _DIGIT.search(sym):
                 yield sym.casefold(), m.start(), m.end()
                 continue
@@ -156,9 +166,14 @@ def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
                 if t is not None:
                     yield t, base + w.start(), base + w.end()
             continue
-        t = term(m.group())
+        w = m.group("w")
+        t = term(w)
+        hy = m.group("h") is not None
+        if t is None and (hy or joined):
+            t = _joined_stop(w)
+        joined = hy
         if t is not None:
-            yield t, m.start(), m.end()
+            yield t, m.start(), m.start() + len(w)
 
 
 def index_terms(text: str) -> list[str]:
@@ -167,13 +182,18 @@ def index_terms(text: str) -> list[str]:
     out: list[str] = []
     append = out.append
     get = _CACHE.get
-    for sym, w in _TOKEN.findall(text):
+    joined = False
+    for sym, w, h in _TOKEN.findall(text):
         if sym:
             out += [t for t, _, _ in iter_terms(sym)]
+            joined = False
             continue
         t = get(w, _MISSING)
         if t is _MISSING:
             t = term(w)
+        if t is None and (h or joined):
+            t = _joined_stop(w)
+        joined = bool(h)
         if t is not None:
             append(t)
     return out
@@ -207,7 +227,7 @@ def surface_entries(text: str) -> set[str]:
     out: set[str] = set()
     add = out.add
     get = _ENTRY.get
-    for sym, w in set(_TOKEN.findall(text)):  # distinct tokens first: a document repeats them
+    for sym, w, _ in set(_TOKEN.findall(text)):  # distinct tokens first: a document repeats them
         if sym:
             if _DIGIT.search(sym):
                 add(sym.casefold())

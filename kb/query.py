@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal, Union
 
-from .analysis import fold, iter_terms, term
+from .analysis import STOP_WORDS, fold, iter_terms, term
 from .errors import QueryError
 
 __all__ = ["Concept", "Group", "Clause", "ParsedQuery", "parse", "QUESTION_WORDS",
@@ -662,7 +662,8 @@ def compound_forms(text: str, exists: object) -> list[Form]:
                     opts.append(([t], i + 2))
         if len(w) >= 5 and _ALPHA.match(w):
             for k in range(2, len(w) - 1):
-                a, b = term(w[:k]), term(w[k:])
+                # a stop word is a part only where a hyphen joins it ("by-catch")
+                a, b = term(w[:k]) or _stop(w[:k]), term(w[k:]) or _stop(w[k:])
                 if a and b and has(a) and has(b):  # type: ignore[operator]
                     opts.append(([a, b], i + 1))
         return opts
@@ -680,7 +681,26 @@ def compound_forms(text: str, exists: object) -> list[Form]:
             walk(nxt, acc + ts)
 
     walk(0, [])
-    return [tuple(f) for f in out]
+    forms = [tuple(f) for f in out]
+    if forms and n:
+        own = forms[0]
+        if any(t in STOP_WORDS for t in own):
+            # "peer-to-peer" keeps its "to"; written apart, "peer to peer" does not
+            bare = tuple(t for t in own if t not in STOP_WORDS)
+            if len(bare) >= 2 and bare not in forms:
+                forms.append(bare)
+        elif n >= 2 and len(text.split()) <= 4 and re.search(r"\s", text.strip()):
+            # "peer to peer": also as hyphenated, its stop words kept ("peer-to-peer")
+            joined = tuple(t for t, _, _ in iter_terms("-".join(text.split())))
+            if len(joined) > n and joined not in forms and \
+                    all(has(t) for t in joined):  # type: ignore[operator]
+                forms.append(joined)
+    return forms
+
+
+def _stop(word: str) -> str | None:
+    w = fold(word)
+    return w if w in STOP_WORDS else None
 
 
 def joined_pairs(q: ParsedQuery) -> list[tuple[Concept, Concept, str]]:
