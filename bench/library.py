@@ -116,6 +116,7 @@ from engines import cpu_model, kb_commit, load, log  # noqa: E402
 from kb import KnowledgeBase  # noqa: E402
 from kb.analysis import STOP_WORDS, index_terms, query_terms, term  # noqa: E402
 from kb.dedup import text_key  # noqa: E402
+from kb.models import own_headings  # noqa: E402
 
 SEED = 17
 #: words of a question that are never a concept of the query (issue 17: "concepts are
@@ -255,10 +256,13 @@ class Library:
             ids.append(p.id)
             docs.append(p.doc)
             texts.append(p.text)
-            sections.append(p.section or "")
+            # the section heading as kb matches on it: the headings below the title
+            # (a first heading that only repeats the title is the title)
+            own = " / ".join(own_headings(p.title, p.heading_path, p.section))
+            sections.append(own)
             dates.append(p.date)
             keys.append(text_key(p.text))
-            for t in set(index_terms(p.text)) | set(index_terms(p.section or "")):
+            for t in set(index_terms(p.text)) | set(index_terms(own)):
                 postings[t].append(i)
         post = {t: array("i", v) for t, v in postings.items()}
         # the documents' text: the .txt files as they are, the PDFs as kb extracted them

@@ -151,6 +151,22 @@ class Scoring:
         return {"text": self.text, "section": self.section, "title": self.title}
 
 
+def own_headings(title: str, heading_path: tuple[str, ...] | list[str], section: str
+                 ) -> list[str]:
+    """A passage's section headings without a first heading that only repeats its
+    document's title (a resolution's title is often its first heading): what a
+    passage's "section heading" is, for matching (the title ranks, it never makes a
+    passage match) and for display."""
+    path = list(heading_path) if heading_path else ([section] if section else [])
+
+    def norm(t: str) -> str:
+        return " ".join(t.split()).casefold()
+
+    if path and title and norm(path[0]) == norm(title):
+        path = path[1:]
+    return path
+
+
 def citation(doc: str, line_start: int | None, line_end: int | None,
              page: int | None, paragraph: str | None, prefix: str = "") -> str:
     """The human-readable source reference of a passage.

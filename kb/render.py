@@ -172,14 +172,9 @@ def section_label(h: Hit) -> str:
     """The hit's headings (``Part I › Training``) without a first heading that only
     repeats the document's title (a resolution's title is often its first heading);
     "" when nothing else is left."""
-    path = list(h.heading_path) if h.heading_path else ([h.section] if h.section else [])
+    from .models import own_headings
 
-    def norm(t: str) -> str:
-        return " ".join(t.split()).casefold()
-
-    if path and h.title and norm(path[0]) == norm(h.title):
-        path = path[1:]
-    return " › ".join(path)
+    return " › ".join(own_headings(h.title, h.heading_path, h.section))
 
 
 def _meta_line(h: Hit, title_shown: bool = True) -> str:

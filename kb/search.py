@@ -62,10 +62,12 @@ SNIPPET_WORDS = 40
 # --------------------------------------------------------------------------
 # spelling
 
-#: a misspelled word is replaced only by a word at least this many times more
-#: frequent than any rival candidate (a word no more than one edit further away)
-CLEAR_RATIO = 10
-#: ... and held by at least this many passages
+#: a misspelled word is replaced only by a word at least this many times as likely
+#: as every other candidate (likelihood: :func:`choose_correction`)
+CLEAR_RATIO = 5
+#: each edit further from the typed word makes a candidate this many times less likely
+EDIT_PENALTY = 1000
+#: ... and a replacement is held by at least this many passages
 CLEAR_MIN = 3
 #: at most this many words of one query are looked up for a correction (a pasted
 #: page of unknown words costs no more than a sentence)
@@ -77,31 +79,36 @@ def choose_correction(word: str, candidates: list[tuple[str, str, int, int]]
     """``(replacement, suggestion)`` for a query word the index does not hold, from
     ``candidates``: ``(word as written, its term, edits, passages holding it)``.
 
-    Candidates are ranked by their edits, one more when the first letter differs
-    (a slip rarely hits it), then by frequency.  The best is the **replacement**
-    only when it is clearly the word meant: one edit away, not at the first letter
-    (for a word of eight letters or more, two edits or one at the first letter:
-    ``harrasment``, ``etaliation``), held by at least
-    :data:`CLEAR_MIN` passages, and :data:`CLEAR_RATIO` times as frequent as every
-    rival (another word, at most one step further).  Otherwise it is only a
-    **suggestion** ("Did you mean …?"); with no candidate, neither."""
+    A candidate's likelihood is its frequency divided by :data:`EDIT_PENALTY` for
+    each edit, and once more when the edit replaced the first letter (a slip rarely
+    does: ``wombat`` is not ``combat``; a dropped or swapped first letter is an
+    ordinary slip).  The likeliest is the **replacement** only when it is clearly the
+    word meant: one edit away (two for a word of eight letters or more:
+    ``harrasment``; a replaced first letter counting as one more), held by at least
+    :data:`CLEAR_MIN` passages, and :data:`CLEAR_RATIO` times as likely as every other
+    candidate.  Otherwise it is only a **suggestion** ("Did you mean …?"); with no
+    candidate, neither."""
     w = fold(word)
-    best_of: dict[str, tuple[int, int, str, int]] = {}  # term -> (cost, -freq, surface, edits)
+    best_of: dict[str, tuple[float, int, int, str]] = {}  # term -> (likelihood, cost, edits, surface)
     for surface, t, edits, freq in candidates:
-        cost = edits + (surface[:1] != w[:1])
-        k = (cost, -freq, surface, edits)
-        if t not in best_of or k < best_of[t]:
+        cost = edits + _first_letter_replaced(w, surface)
+        k = (freq / EDIT_PENALTY ** cost, -cost, -edits, surface)
+        if t not in best_of or k > best_of[t]:
             best_of[t] = k
     if not best_of:
         return None, None
-    ranked = sorted(best_of.values())
-    cost, negfreq, surface, edits = ranked[0]
-    freq = -negfreq
-    rivals = [-r[1] for r in ranked[1:] if r[0] <= cost + 1]
+    ranked = sorted(best_of.values(), reverse=True)
+    like, negcost, negedits, surface = ranked[0]
+    cost, edits = -negcost, -negedits
+    freq = like * EDIT_PENALTY ** cost
     most = 1 if len(w) < 8 else 2
     clear = (edits <= most and cost <= most and freq >= CLEAR_MIN and len(w) >= 4
-             and all(freq >= CLEAR_RATIO * r for r in rivals))
+             and all(like >= CLEAR_RATIO * r[0] for r in ranked[1:]))
     return (surface if clear else None), surface
+
+
+def _first_letter_replaced(typed: str, word: str) -> int:
+    return int(len(typed) == len(word) and typed[:1] != word[:1] and typed[1:] == word[1:])
 
 
 def _unknown_words(engine: EngineReader, q: ParsedQuery) -> list[Concept]:

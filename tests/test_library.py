@@ -93,12 +93,18 @@ def test_choose_correction_rules():
     # one clear winner one edit away
     assert choose_correction("retaliaton", [("retaliation", "retali", 1, 40)]) == \
         ("retaliation", "retaliation")
-    # a rival nearly as frequent: only suggested
-    assert choose_correction("wombat", [("combat", "combat", 1, 50), ("woman", "woman", 2, 30)]) \
+    # a rival about as likely: only suggested
+    assert choose_correction("foruth", [("fourth", "fourth", 1, 1897), ("forth", "forth", 1, 684)]) \
+        == (None, "fourth")
+    # a word two edits away counts far less than one at one edit
+    assert choose_correction("trauia", [("trauma", "trauma", 1, 100), ("train", "train", 2, 3730)]) \
+        == ("trauma", "trauma")
+    # the first letter replaced in a short word: only suggested
+    assert choose_correction("wombat", [("combat", "combat", 1, 3734), ("woman", "woman", 2, 58)]) \
         == (None, "combat")
-    # the first letter changed in a short word: only suggested
     assert choose_correction("yexual", [("sexual", "sexual", 1, 500)]) == (None, "sexual")
-    # ... in a long one: replaced
+    # ... dropped or swapped: an ordinary slip
+    assert choose_correction("tsorage", [("storage", "storag", 1, 282)])[0] == "storage"
     assert choose_correction("etaliation", [("retaliation", "retali", 1, 500)])[0] == \
         "retaliation"
     # too rare to be sure

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..models import Passage, short_ref
+from ..models import Passage, own_headings, short_ref
 
 #: Passage fields stored in fields of their own (the rest go in ``meta``)
 _OWN = ("id", "doc", "text")
@@ -74,9 +74,11 @@ def passage_fields(p: Passage, words: str | None = None) -> dict[str, Any]:
     fields = passage_to_stored(p)
     fields["ref"] = short_ref(p.id)
     fields["title"] = p.title
-    # A section headed by the document title is not scored twice.
-    if p.section != p.title:
-        fields["section"] = " / ".join(p.heading_path) if p.heading_path else p.section
+    # the headings below the title: a heading that only repeats the title is the
+    # title (it ranks through the title field; it does not make a passage match)
+    own = own_headings(p.title, p.heading_path, p.section)
+    if own:
+        fields["section"] = " / ".join(own)
     if words is not None:
         fields["words"] = words
     if p.date:
