@@ -115,6 +115,10 @@ def build(collection: Path, opts: argparse.Namespace) -> tuple[Path, Path, float
                                    encoding="utf-8")
         n += 1
     t0 = time.perf_counter()
+    if not default_build(opts):
+        # the build options patch kb in this process: index here, not in worker
+        # processes (they start afresh, without the patches)
+        os.environ["KB_INDEX_WORKERS"] = "1"
     with KnowledgeBase(corpus, index) as kb:
         report = kb.update(rebuild=True)
     elapsed = time.perf_counter() - t0
@@ -134,6 +138,12 @@ class _WhooshStemmer:
         from whoosh.lang.porter import stem
 
         self.stemWord = stem
+
+
+def default_build(opts: argparse.Namespace) -> bool:
+    """Are the build options kb's own (nothing patched)?"""
+    return (opts.stemmer == "pystemmer" and not opts.no_variants and not opts.max_words
+            and opts.stop == "kb")
 
 
 def apply_build_options(opts: argparse.Namespace) -> None:
