@@ -16,13 +16,12 @@ through a link, so the shared corpus is not touched.
 Engines, all on exactly the passages kb indexed (``KnowledgeBase.passages()``
 exported to JSON lines: id, doc, date, title, section, text):
 
-* **kb-arrays**: warm ``KnowledgeBase.search(q, limit=10)`` (hits with snippets),
-  the array ranker (the default);
-* **kb-whoosh**: the same with ``KB_RANKER=whoosh`` (Whoosh's scorer), same index;
+* **kb**: warm ``KnowledgeBase.search(q, limit=10)`` (hits with snippets), ranked
+  by the array ranker (kb's only ranker);
 * **FTS5**: stdlib ``sqlite3``, ``tokenize='porter unicode61'``, columns title,
-  section, text weighted 0.3/0.5/1 in ``bm25()`` (kb's field boosts),
-  ``snippet()`` of 40 tokens, ``LIMIT 10``;
-* **bm25s**: numpy BM25 (k1 0.9, b 0.5 as kb) over title + section + text, its
+  section, text weighted as kb's field weights (``kb.models.Scoring``: title 1,
+  section 0.5, text 1) in ``bm25()``, ``snippet()`` of 40 tokens, ``LIMIT 10``;
+* **bm25s**: numpy BM25 (k1 0.9, b 0.5 as kb's Scoring) over title + section + text, its
   own tokenizer with English stop words and the PyStemmer English stemmer; top 10
   and a 40-word snippet window made in Python.
 
@@ -32,32 +31,34 @@ words, hand-written and frequent corpus bigrams), 8-12-word questions, quoted
 phrases (hand-written and frequent corpus n-grams), wildcards, fuzzy words and
 filters (``date:``, ``doc:``).  Translation for the other engines:
 
-* plain words: FTS5 gets the OR of the words minus kb's stop words (kb's total is
-  also "any word"); bm25s tokenizes the text itself;
+* plain words: FTS5 gets the OR of the words minus kb's stop words (kb's total
+  counts only the passages holding every word; its partial matches follow); bm25s
+  tokenizes the text itself;
 * phrases: FTS5 phrase query; bm25s has no phrases: the phrase's words;
 * ``word*``: FTS5 prefix query; ``?`` patterns: FTS5 terms from its ``fts5vocab``
   table by GLOB; bm25s: its vocabulary by prefix (bisect) and fnmatch; all timed;
 * ``word~``: neither has fuzzy matching: both get the terms kb's own expansion
-  matched (computed before timing, not timed);
+  matches (the array ranker's ``Ranker.fuzzy_terms`` over the words as written,
+  with the edit distance ``kb.query.parse`` gives the word; computed before
+  timing, not timed);
 * filters: FTS5 as SQL on UNINDEXED date/doc columns; bm25s as a ``weight_mask``
   built per query (timed) from a date array and the doc-sorted passage order.
 
 Measured, per size: warm p50/p95/worst per query type and overall (engines
 interleaved query by query; ``--rounds N`` takes each query's median of N), with
-ratios; one-shot ``kb search`` (whole process, 10 hits to a pipe) for both kb
-rankers and a python + sqlite3 FTS5 script, median/max and peak RSS
+ratios; one-shot ``kb search`` (whole process, 10 hits to a pipe) and a
+python + sqlite3 FTS5 script, median/max and peak RSS
 (``/usr/bin/time -f %M``); build (whole process, passages/s, CPU-s, peak RSS of
 the process tree); index size on disk; incremental (``kb index`` after one changed
 file, median of 3; then ``--updates`` consecutive updates of 1-200 changed files,
 a seeded log-uniform mix; then one file again, the Whoosh segment count and the
-warm kb queries again).  Sanity: queries whose totals differ between kb-arrays and
-kb-whoosh, queries the array ranker hands to Whoosh, and top-10 overlap with FTS5
-and bm25s on plain-word queries (passage ids with the ``copyN/`` folder dropped,
-since every copy ties with its twins).
+warm kb queries again).  Sanity: kb's total beside FTS5's ``count(*)`` of the same
+match, and top-10 overlap with FTS5 and bm25s (passage ids with the ``copyN/``
+folder dropped, since every copy ties with its twins).
 
 A Markdown report goes to stdout and ``bench/results/engines-<size>.md`` (raw
 figures in ``.json``; ``--profile`` adds ``engines-<size>-profile.txt``, cProfile of
-the kb-arrays warm loop).
+the kb warm loop).
 """
 
 from __future__ import annotations
@@ -90,8 +91,7 @@ DATA = HERE / "data" / "engines"
 RESULTS = HERE / "results"
 QUERIES_FILE = HERE / "queries-realistic.json"
 TYPES = ("topic", "question", "phrase", "wildcard", "fuzzy", "filter")
-ENGINES = ("kb-arrays", "kb-whoosh", "fts5", "bm25s")
-K1, B = 0.9, 0.5  # kb's (kb/search.py), used for bm25s too
+ENGINES = ("kb", "fts5", "bm25s")
 STOP = frozenset("""a an and are as at be by for from have if in is it of on or that the
 this to us we with yet you your""".split())  # kb.analysis.STOP_WORDS
 _COPY = re.compile(r"^copy\d+/")
@@ -99,6 +99,10 @@ _COPY = re.compile(r"^copy\d+/")
 sys.path.insert(0, str(ROOT))  # this tree's kb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import _tree_rss  # noqa: E402 - RSS of a process and its children
+from kb.models import Scoring  # noqa: E402
+
+SCORING = Scoring()  # kb's ranking settings: K1 and B for bm25s, field weights for FTS5
+K1, B = SCORING.k1, SCORING.b
 # as kb's ranker does before importing numpy (bm25s may import it first here)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -131,12 +135,10 @@ def load() -> str:
 # ======================================================================= processes
 
 
-def env(ranker: str | None = None) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if k not in ("KB_RANKER", "KB_CORPUS", "KB_INDEX")}
+def env() -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if k not in ("KB_CORPUS", "KB_INDEX")}
     e["PYTHONPATH"] = str(ROOT) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
     e["NO_COLOR"] = "1"
-    if ranker == "whoosh":
-        e["KB_RANKER"] = "whoosh"
     return e
 
 
@@ -412,27 +414,30 @@ def _fts_quote(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
-def kb_expansions(index: Path, queries: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """For each fuzzy token: the index terms kb's query matches (kb stems)."""
-    from kb.engine.query import parse_query
-    from kb.store import open_generation
+def kb_expansions(corpus: Path, index: Path, queries: list[tuple[str, str]]
+                  ) -> dict[str, list[str]]:
+    """For each fuzzy token: the index terms (kb stems) kb's search matches for it: the
+    token parsed by ``kb.query.parse`` (its edit distance: ``~N`` or kb's default by
+    length, and whether only the nearest words count), expanded by the array ranker's
+    ``Ranker.fuzzy_terms`` over the words as written, as a search does."""
+    from kb import KnowledgeBase
+    from kb.query import parse
 
     out: dict[str, list[str]] = {}
-    gen = open_generation(index, load_table=False)
+    kb = KnowledgeBase(corpus=corpus, index=index)
     try:
-        s = gen.engine.searcher
+        rk = kb._open(ranker=True).engine.ranker
         for _t, q in queries:
             for kind, tok in items(split_query(q)[0]):
                 if kind != "fuzzy" or tok in out:
                     continue
-                pq = parse_query(s.schema, tok, "or")  # kb's own edit distance rule
-                terms = set()
-                for field, text in pq.existing_terms(s.reader(), expand=True):
-                    if field == "text":
-                        terms.add(text.decode() if isinstance(text, bytes) else text)
+                terms: set[str] = set()
+                for c in parse(tok).concepts():
+                    if c.kind == "fuzzy":
+                        terms.update(rk.fuzzy_terms(c.terms[0], c.maxdist, c.nearest))
                 out[tok] = sorted(terms)
     finally:
-        gen.close()
+        kb.close()
     return out
 
 
@@ -574,8 +579,11 @@ ret.save(out)
 print(ret.scores["num_docs"])
 """
 
+# columns id, doc, date (unindexed: weight 0), then title, section, text weighted as kb's
 FTS_SQL = ("SELECT id, doc, title, section, snippet(p, 5, '[', ']', '…', 40) FROM p "
-           "WHERE p MATCH ?{extra} ORDER BY bm25(p, 0, 0, 0, 0.3, 0.5, 1.0) LIMIT 10")
+           "WHERE p MATCH ?{extra} ORDER BY "
+           f"bm25(p, 0, 0, 0, {SCORING.title:g}, {SCORING.section:g}, {SCORING.text:g}) "
+           "LIMIT 10")
 
 FTS_ONESHOT = r"""
 import sqlite3, sys
@@ -622,19 +630,16 @@ def build_all(r: dict[str, Any], d: Path) -> None:
 
 
 class KbEngine:
-    def __init__(self, corpus: Path, index: Path, ranker: str):
+    def __init__(self, corpus: Path, index: Path):
         from kb import KnowledgeBase
 
-        self.ranker = ranker
         self.kb = KnowledgeBase(corpus=corpus, index=index)
 
     def search(self, q: str) -> tuple[int, list[str]]:
-        os.environ["KB_RANKER"] = self.ranker  # read by KnowledgeBase._open, this process only
-        try:
-            res = self.kb.search(q, limit=10)
-        finally:
-            os.environ.pop("KB_RANKER", None)
-        return res.total, [h.id for h in res.hits]
+        res = self.kb.search(q, limit=10)
+        # every passage matched: full matches and partial ones (holding some of the
+        # words), as FTS5's OR of the words counts them
+        return res.total + res.partial, [h.id for h in res.hits]
 
     def close(self) -> None:
         self.kb.close()
@@ -847,8 +852,8 @@ def summarise(res: dict[str, Any], queries: list[tuple[str, str]]) -> dict[str, 
     return out
 
 
-def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine,
-            kb_engines: list[str]) -> dict[str, Any]:
+def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine
+            ) -> dict[str, Any]:
     rng = random.Random(5)
     by_type = {t: [q for tt, q in queries if tt == t] for t in TYPES}
     shots = []
@@ -857,15 +862,12 @@ def oneshot(d: Path, queries: list[tuple[str, str]], count: int, fts: FtsEngine,
             if by_type[t] and len(shots) < count:
                 shots.append(rng.choice(by_type[t]))
     corpus, index, db = d / "corpus", d / "index", d / "fts.db"
-    names = [*kb_engines, "fts5", "python"]
+    names = ["kb", "fts5", "python"]
     res: dict[str, Any] = {e: {"s": [], "rss": []} for e in names}
     for q in shots:
-        for name in kb_engines:
-            ranker = "whoosh" if name == "kb-whoosh" else None
-            run = Run(kb_cmd("search", q, "--corpus", str(corpus), "--index", str(index)),
-                      environ=env(ranker), cwd=d)
-            res[name]["s"].append(run.seconds)
-            res[name]["rss"].append(run.rss)
+        run = Run(kb_cmd("search", q, "--corpus", str(corpus), "--index", str(index)), cwd=d)
+        res["kb"]["s"].append(run.seconds)
+        res["kb"]["rss"].append(run.rss)
         args = fts.oneshot_args(q)
         if args is not None:
             run = Run([sys.executable, "-c", FTS_ONESHOT, str(db), *args])
@@ -893,7 +895,7 @@ def segment_count(index: Path) -> int:
 
 
 def incremental(r: dict[str, Any], d: Path, source: Path, updates: int,
-                queries: list[tuple[str, str]], rounds: int, kb_engines: list[str]) -> None:
+                queries: list[tuple[str, str]], rounds: int) -> None:
     corpus, index = d / "corpus", d / "index"
     files = sorted(corpus.glob("copy*/*.txt"))
     rng = random.Random(23)
@@ -931,7 +933,7 @@ def incremental(r: dict[str, Any], d: Path, source: Path, updates: int,
         inc["segments_after"] = segment_count(index)
         log(f"after {updates} updates: one file {inc['one_file_after']}, "
             f"{inc['segments_after']} segments")
-        engines = {e: KbEngine(corpus, index, e.split("-")[1]) for e in kb_engines}
+        engines = {"kb": KbEngine(corpus, index)}
         res = warm(engines, queries, rounds)
         for e in engines.values():
             e.close()
@@ -945,56 +947,34 @@ def incremental(r: dict[str, Any], d: Path, source: Path, updates: int,
     r["incremental"] = inc
 
 
-def sanity(engines: dict[str, Any], res: dict[str, Any], queries: list[tuple[str, str]],
-           fts: FtsEngine) -> dict[str, Any]:
-    """Totals kb-arrays vs kb-whoosh, Whoosh fallbacks, top-10 overlap."""
-    import kb.engine.ranker as kr
-
-    out: dict[str, Any] = {"differ": [], "fallback": [], "fts_count": {}}
+def sanity(res: dict[str, Any], queries: list[tuple[str, str]], fts: FtsEngine
+           ) -> dict[str, Any]:
+    """kb's totals beside FTS5's counts, top-10 overlap."""
+    out: dict[str, Any] = {"fts_count": {}}
     for t, q in queries:
-        a = res["kb-arrays"][q]["total"]
+        a = res["kb"][q]["total"]
         f = fts.count(q)
-        if "kb-whoosh" in res and a != res["kb-whoosh"][q]["total"]:
-            out["differ"].append((q, a, res["kb-whoosh"][q]["total"], f))
-        # kb-arrays total vs FTS5's count (different tokenizers: equal, within 2%, off)
+        # kb's full + partial matches vs FTS5's count of the OR of the words (different
+        # tokenizers; kb's title ranks, never matches: equal, within 2%, off)
         c = out["fts_count"].setdefault(t, [0, 0, 0])
         c[0 if a == f else 1 if abs(a - f) <= 0.02 * max(a, f, 1) else 2] += 1
-    real = kr.rank
-    fell: list[str] = []
-
-    def spy(*args: Any, **kw: Any) -> Any:
-        try:
-            return real(*args, **kw)
-        except kr.Unsupported as e:
-            fell.append(f"{type(e).__name__}: {e}")
-            raise
-
-    kr.rank = spy
-    try:
-        for _t, q in queries:
-            fell.clear()
-            engines["kb-arrays"].search(q)
-            if fell:
-                out["fallback"].append((q, fell[0]))
-    finally:
-        kr.rank = real
 
     def keys(ids: list[str]) -> set[str]:
         return {_COPY.sub("", i) for i in ids}
 
     ov: dict[str, dict[str, list[float]]] = {}
     for t, q in queries:
-        a = keys(res["kb-arrays"][q]["ids"])
+        a = keys(res["kb"][q]["ids"])
         if not a:
             continue
-        for other in [e for e in res if e != "kb-arrays"]:
+        for other in [e for e in res if e != "kb"]:
             o = keys(res[other][q]["ids"])
             ov.setdefault(other, {}).setdefault(t, []).append(len(a & o) / len(a))
     out["overlap"] = {o: {t: statistics.mean(v) for t, v in d.items()} for o, d in ov.items()}
     return out
 
 
-def profile_arrays(eng: KbEngine, queries: list[tuple[str, str]], path: Path) -> str:
+def profile_kb(eng: KbEngine, queries: list[tuple[str, str]], path: Path) -> str:
     import cProfile
     import io
     import pstats
@@ -1026,7 +1006,7 @@ def ratio(a: float, b: float) -> str:
 def report(r: dict[str, Any], argv: list[str]) -> str:
     n = r["passages"]
     engs = r["engines"]
-    others = [e for e in engs if e != "kb-arrays"]
+    others = [e for e in engs if e != "kb"]
     L: list[str] = []
     L.append(f"# kb vs SQLite FTS5 vs bm25s: {n:,} passages ({r['label']})")
     L.append("")
@@ -1044,16 +1024,16 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
         L.append("## Warm search (10 hits with snippets), ms: p50 / p95 / worst")
         L.append("")
         L.append("| query type | " + " | ".join(engs) + " | " +
-                 " | ".join(f"arrays ÷ {o} (p50, p95)" for o in others) + " |")
+                 " | ".join(f"kb ÷ {o} (p50, p95)" for o in others) + " |")
         L.append("|---|" + "---|" * (len(engs) + len(others)))
         for t in (*TYPES, "all"):
-            if t not in w["kb-arrays"]:
+            if t not in w["kb"]:
                 continue
             cells = []
             for e in engs:
                 p50, p95, worst, _q = w[e][t]
                 cells.append(f"{ms(p50)} / {ms(p95)} / {ms(worst)}")
-            a = w["kb-arrays"][t]
+            a = w["kb"][t]
             rat = [f"{ratio(a[0], w[o][t][0])}, {ratio(a[1], w[o][t][1])}"
                    for o in others]
             name = "**all**" if t == "all" else t
@@ -1061,17 +1041,17 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
         L.append("")
         L.append("Worst query per engine: " + "; ".join(
             f"{e} `{w[e]['all'][3]}` ({ms(w[e]['all'][2])} ms)" for e in engs) + ".")
-        slow = sorted(r["per_query"].items(), key=lambda kv: -kv[1]["kb-arrays"])[:6]
+        slow = sorted(r["per_query"].items(), key=lambda kv: -kv[1]["kb"])[:6]
         L.append("")
-        L.append(f"Slowest kb-arrays queries (ms, {' / '.join(engs)}): " + "; ".join(
+        L.append(f"Slowest kb queries (ms, {' / '.join(engs)}): " + "; ".join(
             f"`{q}` " + " / ".join(ms(v[e]) for e in engs) for q, v in slow) + ".")
         L.append("")
-        L.append(f"First search after opening the index (kb-arrays, `security council`): "
-                 f"{ms(r['first_search_arrays_s'])} ms.")
+        L.append(f"First search after opening the index (kb, `security council`): "
+                 f"{ms(r['first_search_s'])} ms.")
         L.append("")
     L.append("## Build, size, one-shot")
     L.append("")
-    L.append("| | kb (both rankers) | FTS5 | bm25s | kb ÷ FTS5 | kb ÷ bm25s |")
+    L.append("| | kb | FTS5 | bm25s | kb ÷ FTS5 | kb ÷ bm25s |")
     L.append("|---|---|---|---|---|---|")
     b = r.get("build") or {}
     if "kb" in b:
@@ -1097,16 +1077,10 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
     if o:
         def med(e: str) -> float:
             return statistics.median(o[e]["s"])
-        L.append(f"| one-shot search, median / max ms (arrays) | {ms(med('kb-arrays'))} / "
-                 f"{ms(max(o['kb-arrays']['s']))} | {ms(med('fts5'))} / {ms(max(o['fts5']['s']))}"
-                 f" | n/a | {ratio(med('kb-arrays'), med('fts5'))} | |")
-        if "kb-whoosh" in o:
-            L.append(f"| one-shot search, median / max ms (whoosh) | {ms(med('kb-whoosh'))} / "
-                     f"{ms(max(o['kb-whoosh']['s']))} | | | "
-                     f"{ratio(med('kb-whoosh'), med('fts5'))} | |")
-        kbs = [e for e in ("kb-arrays", "kb-whoosh") if e in o]
-        L.append(f"| one-shot peak RSS, MB ({' / '.join(kbs)}) | "
-                 + " / ".join(f"{max(o[e]['rss']) / 2**20:.0f}" for e in kbs) + " | "
+        L.append(f"| one-shot search, median / max ms | {ms(med('kb'))} / "
+                 f"{ms(max(o['kb']['s']))} | {ms(med('fts5'))} / {ms(max(o['fts5']['s']))}"
+                 f" | n/a | {ratio(med('kb'), med('fts5'))} | |")
+        L.append(f"| one-shot peak RSS, MB | {max(o['kb']['rss']) / 2**20:.0f} | "
                  f"{max(o['fts5']['rss']) / 2**20:.0f} | | | |")
         L.append(f"| (`python -c pass`, median ms / RSS MB) | {ms(med('python'))} / "
                  f"{max(o['python']['rss']) / 2**20:.0f} | | | | |")
@@ -1154,26 +1128,16 @@ def report(r: dict[str, Any], argv: list[str]) -> str:
     if s:
         L.append("## Sanity")
         L.append("")
-        if "kb-whoosh" in engs:
-            L.append(f"- Totals differ between kb-arrays and kb-whoosh on {len(s['differ'])} "
-                     f"of {len(r['queries'])} queries" + (":" if s["differ"] else "."))
-        for q, a, wt, f in s["differ"][:12]:
-            L.append(f"  - `{q}`: arrays {a:,}, whoosh {wt:,} (FTS5 count {f:,})")
-        if len(s["differ"]) > 12:
-            L.append(f"  - … {len(s['differ']) - 12} more in the .json")
-        L.append(f"- Queries the array ranker handed to Whoosh (Unsupported): "
-                 f"{len(s['fallback'])}" + (": " + "; ".join(f"`{q}` ({why})" for q, why in
-                                                           s["fallback"][:8]) if s["fallback"]
-                                            else "."))
-        L.append("- kb-arrays total vs FTS5's `count(*)` of the same match (equal / within 2% "
-                 "/ further off), by type: " + ", ".join(
+        L.append("- kb's matches (full + partial) vs FTS5's `count(*)` of the OR of the words "
+                 "(equal / within 2% / further off), by type: " + ", ".join(
                      f"{t} {c[0]}/{c[1]}/{c[2]}" for t, c in s["fts_count"].items()))
-        L.append("- Top-10 overlap with kb-arrays (share of its distinct passages, `copyN/` "
+        L.append("- Top-10 overlap with kb (share of its distinct passages, `copyN/` "
                  "dropped), by type:")
         for other, by in s["overlap"].items():
             L.append(f"  - {other}: " + ", ".join(f"{t} {v:.2f}" for t, v in by.items()))
         L.append("")
-    L.append("Notes: FTS5 and bm25s get plain words as an OR (kb's total is any word too); "
+    L.append("Notes: FTS5 and bm25s get plain words as an OR (kb ranks the passages "
+             "holding every word first, then those holding some); "
              "bm25s has no phrases (bag of words), no wildcards (its vocabulary, expanded per "
              "query, timed) and no filters (a weight_mask per query, timed); for `word~` both "
              "get kb's expanded terms (not timed). FTS5 totals are not computed in the timed "
@@ -1193,7 +1157,7 @@ def targets(r: dict[str, Any]) -> list[str]:
 
     w = r.get("warm")
     if w:
-        a = w["kb-arrays"]["all"]
+        a = w["kb"]["all"]
         if n < 600_000:
             check("warm p50", a[0] * 1e3, 8, "ms")
             check("warm p95", a[1] * 1e3, 25, "ms")
@@ -1202,9 +1166,9 @@ def targets(r: dict[str, Any]) -> list[str]:
             check("warm p95 (1M target)", a[1] * 1e3, 100, "ms")
     o = r.get("oneshot")
     if o:
-        check("one-shot median", statistics.median(o["kb-arrays"]["s"]) * 1e3, 150, "ms")
-        check("one-shot max", max(o["kb-arrays"]["s"]) * 1e3, 250, "ms")
-        check("one-shot peak RSS", max(o["kb-arrays"]["rss"]) / 2**20, 100, "MB")
+        check("one-shot median", statistics.median(o["kb"]["s"]) * 1e3, 150, "ms")
+        check("one-shot max", max(o["kb"]["s"]) * 1e3, 250, "ms")
+        check("one-shot peak RSS", max(o["kb"]["rss"]) / 2**20, 100, "MB")
     b = r.get("build") or {}
     if "kb" in b:
         check("build", n / b["kb"]["s"], 2500, "passages/s", le=False)
@@ -1293,49 +1257,45 @@ def bench_size(n: int, a: argparse.Namespace, argv: list[str]) -> dict[str, Any]
 
     queries = read_queries(a.queries)
     r["queries"] = queries
-    exp = kb_expansions(index, queries)
+    exp = kb_expansions(corpus, index, queries)
     r["expansions"] = exp
     log(f"opening engines (load {load()})")
     t0 = time.perf_counter()
     engs = r["engines"] = a.engines
     engines: dict[str, Any] = {}
     for e in engs:
-        if e.startswith("kb-"):
-            engines[e] = KbEngine(corpus, index, e.split("-")[1])
+        if e == "kb":
+            engines[e] = KbEngine(corpus, index)
         elif e == "fts5":
             engines[e] = FtsEngine(d / "fts.db", exp)
         else:
             engines[e] = Bm25sEngine(d / "bm25s", jsonl, exp)
     log(f"engines open in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    engines["kb-arrays"].search("security council")
-    r["first_search_arrays_s"] = time.perf_counter() - t0
+    engines["kb"].search("security council")
+    r["first_search_s"] = time.perf_counter() - t0
     log(f"warm queries: {len(queries)} x {a.rounds} round(s)")
     res = warm(engines, queries, a.rounds)
     r["warm"] = {e: summarise(res[e], queries) for e in engs}
     r["per_query"] = {q: {e: res[e][q]["s"] for e in engs} for _t, q in queries}
-    r["totals"] = {q: {e: res[e][q]["total"] for e in engs if e.startswith("kb-")}
-                   for _t, q in queries}
+    r["totals"] = {q: {"kb": res["kb"][q]["total"]} for _t, q in queries}
     for t in (*TYPES, "all"):
         log(f"  {t:8} " + "  ".join(f"{e} {ms(r['warm'][e][t][0])}/{ms(r['warm'][e][t][1])}"
                                     f"/{ms(r['warm'][e][t][2])}" for e in engs))
     fts = FtsEngine(d / "fts.db", exp)
-    r["sanity"] = sanity(engines, res, queries, fts)
+    r["sanity"] = sanity(res, queries, fts)
     RESULTS.mkdir(exist_ok=True)
     if a.profile:
-        text = profile_arrays(engines["kb-arrays"], queries,
-                              RESULTS / f"engines-{lab}-profile.txt")
-        log("profile (kb-arrays warm loop):\n" + "\n".join(text.splitlines()[:45]))
+        text = profile_kb(engines["kb"], queries, RESULTS / f"engines-{lab}-profile.txt")
+        log("profile (kb warm loop):\n" + "\n".join(text.splitlines()[:45]))
     for e in engines.values():
         e.close()
     if a.oneshot:
         log(f"one-shot: {a.oneshot} queries (load {load()})")
-        r["oneshot"] = oneshot(d, queries, a.oneshot, fts,
-                               [e for e in engs if e.startswith("kb-")])
+        r["oneshot"] = oneshot(d, queries, a.oneshot, fts)
     if a.updates >= 0 and not a.no_incremental:
         log(f"incremental: {a.updates} updates (load {load()})")
-        incremental(r, d, a.source, a.updates, queries, a.rounds,
-                    [e for e in engs if e.startswith("kb-")])
+        incremental(r, d, a.source, a.updates, queries, a.rounds)
     fts.close()
     r["load_after"] = load()
     md = report(r, argv)
@@ -1357,15 +1317,14 @@ def main() -> None:
                          "(0: only the one-file update)")
     ap.add_argument("--no-incremental", action="store_true", help="skip every update")
     ap.add_argument("--engines", default=",".join(ENGINES),
-                    help="warm engines, kb-arrays always (e.g. kb-arrays,fts5,bm25s at 1M, "
-                         "where kb-whoosh takes long)")
+                    help="warm engines, kb always (e.g. kb,fts5 to leave out bm25s)")
     ap.add_argument("--rounds", type=int, default=1, help="warm rounds; each query's median")
     ap.add_argument("--skip-build", action="store_true",
                     help="reuse the corpus and indexes built by an earlier run")
     ap.add_argument("--clean", action="store_true",
                     help="delete each size's corpus and indexes after measuring it")
     ap.add_argument("--profile", action="store_true",
-                    help="cProfile the kb-arrays warm loop (bench/results/engines-SIZE-profile.txt)")
+                    help="cProfile the kb warm loop (bench/results/engines-SIZE-profile.txt)")
     ap.add_argument("--report", type=Path, metavar="JSON",
                     help="rewrite the Markdown report of an earlier run from its .json and exit")
     ap.add_argument("--write-queries", action="store_true",
@@ -1373,10 +1332,17 @@ def main() -> None:
     ap.add_argument("--source", type=Path, default=SOURCE, help="the UN documents folder")
     ap.add_argument("--data", type=Path, default=DATA, help="where corpora and indexes go")
     a = ap.parse_args()
-    a.engines = [e for e in ENGINES if e == "kb-arrays" or e in a.engines.split(",")]
+    unknown = set(a.engines.split(",")) - set(ENGINES)
+    if unknown:
+        ap.error(f"--engines: unknown {', '.join(sorted(unknown))} (choose from "
+                 f"{', '.join(ENGINES)})")
+    a.engines = [e for e in ENGINES if e == "kb" or e in a.engines.split(",")]
     if a.report:
         r = json.loads(a.report.read_text())
         r.setdefault("engines", list(ENGINES))
+        if "kb" not in r["engines"]:
+            sys.exit(f"{a.report}: made by an older bench/engines.py (kb-arrays/kb-whoosh); "
+                     "its own report (.md) stands")
         md = report(r, r.get("argv") or ["python", "bench/engines.py"])
         a.report.with_suffix(".md").write_text(md)
         print(md)
