@@ -286,10 +286,18 @@ def _lex(s: str) -> list[_Tok]:
             if w in _OPS:
                 out.append(_Tok("op", w, start, m.end()))
                 continue
-            # -word, -"phrase", -(group): NOT (a hyphen inside a word stays)
+            # -word, -"phrase", -(group): NOT (a hyphen inside a word stays), only at the
+            # start of a word ("(H2A)-histone" is no exclusion) and not before a digit
+            # ("E2f-1, -2, -3" lists numbers)
             if w.startswith("-") and len(w) > 1:
-                out.append(_Tok("-", "-", start, start + 1))
-                w, start = w[1:], start + 1
+                if (start and not s[start - 1].isspace() and s[start - 1] != "(") or \
+                        w[1].isdigit():
+                    w, start = w.lstrip("-"), start + len(w) - len(w.lstrip("-"))
+                    if not w:
+                        continue
+                else:
+                    out.append(_Tok("-", "-", start, start + 1))
+                    w, start = w[1:], start + 1
             elif w == "-":
                 nxt = s[m.end():m.end() + 1]
                 if nxt in ('"', "("):

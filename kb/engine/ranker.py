@@ -703,6 +703,11 @@ PHRASE_CHUNK = 256
 #: key offsets of the tiers (scores stay far below ``PARTIAL_STEP``)
 FULL = 1e9
 PARTIAL_STEP = 1e5
+#: partial matches holding more of the query's parts come first for queries of up to
+#: this many parts; longer ones (questions, pasted sentences) rank them by score: a
+#: passage holding the one rare word beats one holding three common ones (SciFact
+#: train nDCG@10 0.6131 with the tiers for every query, 0.6937 so; bench/README.md)
+MOST_FIRST_PARTS = 4
 SYMBOL_FIRST = 4e9
 
 
@@ -782,8 +787,9 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
     a phrase; an ``OR`` group as one part), and none it excludes; the title adds
     to the score, never to the match.  Tiers: for 2-6 plain words, the full
     matches holding them as one exact phrase; then every other full match; then,
-    with ``partial``, the passages holding some of the parts (most first); by BM25F
-    score within a tier, ties by passage number.  A query that is a UN symbol
+    with ``partial``, the passages holding some of the parts (those holding most
+    first, for queries of up to :data:`MOST_FIRST_PARTS` parts); by BM25F score
+    within a tier, ties by passage number.  A query that is a UN symbol
     (``q.symbol``): the first passage of each document with that symbol above
     every tier, its other passages full matches (with no score of their own).
 
@@ -824,7 +830,7 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
                     partial_mask &= ~ev.node(c.children[0]).held
     key = score.astype(np.float64)
     key[full] += FULL
-    if partial_mask is not None:
+    if partial_mask is not None and len(parts) <= MOST_FIRST_PARTS:
         key[partial_mask] += count[partial_mask].astype(np.float64) * PARTIAL_STEP
     ident = rk.identical() if dedup else None
     if ident is not None and not ident.ngroups:
