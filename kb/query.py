@@ -245,6 +245,7 @@ _FUZZY = re.compile(r"^(?P<w>.+?)~(?P<d>\d)?$")
 _BOOST = re.compile(r"^(?P<w>.+?)\^(?P<b>\d+(?:\.\d+)?)$")
 _EDGE = re.compile(r"^[^\w*?]+|[^\w*?~^.]+$|(?<=\w)[.]+$")
 _ALPHA = re.compile(r"^[^\W\d_]+$")
+_DIGIT = re.compile(r"\d")
 
 
 class _Malformed(Exception):
@@ -466,8 +467,21 @@ def _phrase(t: _Tok, field: str | None) -> Concept | None:
                    start=t.start, end=t.end)
 
 
-def _word(t: _Tok, field: str | None) -> Concept | None:
+def _word(t: _Tok, field: str | None) -> Node | None:
     w = t.text
+    if "-" in w.strip("-") and "/" not in w and _DIGIT.search(w) and \
+            not any(c in w for c in "*?~\"^"):
+        # "Rad53-dependent", "E2f-1", "COVID-19": codes and numbers joined by a hyphen
+        # are no compound (never written closed): each part is a word of its own
+        parts = []
+        pos = t.start
+        for part in w.split("-"):
+            if part:
+                c = _word(_Tok("word", part, pos, pos + len(part)), field)
+                if c is not None:
+                    parts.append(c)
+            pos += len(part) + 1
+        return _and(parts)
     boost = 1.0
     m = _BOOST.match(w)
     if m:
