@@ -85,6 +85,8 @@ class Document:
     format: str
     sections: tuple[Section, ...]
     symbol: str | None = None  #: UN document symbol, e.g. ``S/RES/2771``
+    #: why the document has no date, in one line (``kb docs --undated``)
+    date_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,6 +372,17 @@ def docs_text(docs: list[DocumentInfo]) -> str:
     return "\n".join(lines)
 
 
+def undated_text(found: list[tuple[DocumentInfo, str]], total: int) -> str:
+    """``kb docs --undated``: how many documents have no date, then each with why."""
+    if not found:
+        return f"every document has a date ({_plural(total, 'document')})"
+    lines = [f"{len(found):,} of {_plural(total, 'document')} have no date:"]
+    for d, why in found:
+        symbol = f"{safe_line(d.symbol)} · " if d.symbol else ""
+        lines.append(f"{safe(d.title)}\n   {symbol}{safe_line(d.path)}\n   why: {safe_line(why)}")
+    return "\n".join(lines)
+
+
 #: ``kb watch`` names the changed files when there are at most this many
 WATCH_NAMES = 3
 

@@ -1,5 +1,6 @@
 """Issue 17, items 5, 6, 7 and 9, on real UN documents (``tests/data/un``, see its README):
-symbols (from the masthead, else the file name) found by a symbol query."""
+symbols (from the masthead, else the file name) found by a symbol query; the UN forms of a document's date, and ``kb docs --undated``; titles that are
+titles; part headings ("II", "Annex") that end a paragraph."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from kb.cli import cli
+from kb.docx import read_docx
 from kb.load import read_markup
-from kb.meta import symbol_of_filename
+from kb.meta import is_front_matter, meaningful_title, symbol_of_filename
 
 UN = Path(__file__).resolve().parent / "data" / "un"
 
@@ -110,3 +112,111 @@ def test_a_symbol_filter_keeps_that_document(library):
     assert r.exit_code == 0, r.output
     hits = json.loads(r.stdout)["results"]
     assert hits and {h["doc"] for h in hits} == {"S_RES_1325(2000).txt"}
+
+
+# --------------------------------------------------------------------------
+# 6. dates
+
+
+@pytest.mark.parametrize("name, date", [
+    ("A_RES_78_134.txt", "2023-12-19"),      # "Resolution adopted by the General Assembly on ..."
+    ("S_RES_1325(2000).txt", "2000-10-31"),  # "Adopted by the Security Council at its ..."
+    ("A_51_950.txt", "1997-07-14"),          # the masthead's date line, under the symbol
+    ("A_RES_57_300.txt", "2002-12-20"),      # "79th plenary meeting" / "20 December 2002"
+    ("A_RES_68_215.txt", "2013-12-20"),
+    ("A_520_REV.20.txt", "2022-09-15"),      # "Reissued for technical reasons on ..."
+    ("HSP_GC_22_3.txt", "2009-04-03"),       # the session: "Nairobi, 30 March–3 April 2009"
+    ("A_RES_79_254.txt", "2024-12-24"),
+])
+def test_the_un_forms_of_a_document_date(name, date):
+    assert doc(name).date == date
+
+
+def test_a_date_quoted_in_the_body_is_not_the_documents():
+    # A/RES/57/300 recalls "resolutions 52/12 A of 12 November 1997" near its top
+    assert doc("A_RES_57_300.txt").date != "1997-11-12"
+    d = doc("S_2024_858.txt")  # a report whose first dates are in its paragraphs
+    assert d.date is None and d.date_note
+    assert d.date_note.startswith("no adoption line, masthead date or closing meeting line")
+    assert "(2024-10-31, line 9)" in d.date_note  # "... the period from ... to 31 October 2024"
+
+
+def test_kb_docs_lists_the_undated_documents_with_why(library):
+    r = run("docs", "--undated", *loc(library))
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("1 of ") and lines[0].endswith("documents have no date:")
+    assert "S_2024_858.txt" in r.stdout and "   why: " in r.stdout
+    r = run("docs", "--undated", "--format", "json", *loc(library))
+    found = json.loads(r.stdout)
+    assert [d["id"] for d in found] == ["S_2024_858.txt"]
+    assert found[0]["date"] is None and found[0]["undated_reason"].startswith("no ")
+    bad = run("docs", "--undated", "--format", "xml", *loc(library))
+    assert bad.exit_code == 2
+
+
+# --------------------------------------------------------------------------
+# 7. titles
+
+
+@pytest.mark.parametrize("name, title", [
+    ("HSP_GC_22_3.txt", "Report of the work of the Committee of Permanent Representatives "
+                        "during the intersessional period"),
+    ("A_51_950.txt", "RENEWING THE UNITED NATIONS: A PROGRAMME FOR REFORM"),
+    ("A_520_REV.20.txt", "RULES OF PROCEDURE OF THE GENERAL ASSEMBLY"),
+    ("A_RES_78_134.txt", "78/134. International trade and development"),
+    ("S_RES_1325(2000).txt", "Resolution 1325 (2000)"),
+])
+def test_titles_are_titles(name, title):
+    assert doc(name).title == title
+
+
+def test_an_adoption_line_is_never_the_title():
+    t = doc("A_RES_68_215.txt").title
+    assert t.startswith("68/215. Report of the Governing Council of the United Nations "
+                        "Environment Programme"), t
+
+
+@pytest.mark.parametrize("line", [
+    "Item 5 of the provisional agenda*", "Agenda item 16 (a)", "Seventy-eighth session",
+    "Resolution adopted by the General Assembly on 20 December 2013",
+    "Adopted by the Security Council at its 4213th meeting, on 31 October 2000",
+    "Distr.: General 14 July 1997", "ORIGINAL:  ENGLISH", "79th plenary meeting",
+    "[on the report of the Second Committee (A/78/459/Add.1, para. 25)]",
+])
+def test_front_matter_lines_are_never_titles(line):
+    assert is_front_matter(line) and not meaningful_title(line)
+
+
+def test_a_docx_without_heading_styles_takes_its_first_title():
+    d = read_docx((UN / "HSP_GC_22_3.docx").read_bytes(), "HSP_GC_22_3.docx")
+    assert d.title != "Word Document"  # python-docx's default when it finds no title
+    assert d.title == doc("HSP_GC_22_3.txt").title
+    assert d.date == "2009-04-03"
+    assert not meaningful_title("Word Document")
+
+
+# --------------------------------------------------------------------------
+# 9. part headings
+
+
+def test_a_part_heading_is_not_glued_to_the_paragraph_before_it():
+    from kb.passages import split_document
+
+    ps = split_document(doc("A_RES_79_254.txt"))
+    p18 = next(p for p in ps if p.paragraph == "18")
+    assert p18.text.rstrip().endswith("in his next report;"), p18.text[-40:]
+    p19 = next(p for p in ps if p.paragraph == "19")
+    assert p19.heading_path == ("II", "Informal system") and p19.section == "Informal system"
+
+
+@pytest.mark.parametrize("line, part", [
+    ("II", True), ("II.", True), ("III. Formal system", True), ("Annex", True),
+    ("Annex II", True), ("Appendix 1: Terms of reference", True), ("IV", True),
+    ("I have the honour to transmit the report.", False), ("Informal system", False),
+    ("VII. The Committee decided to defer the item to its next session.", False),
+])
+def test_what_a_part_heading_is(line, part):
+    from kb.parse import is_part_heading
+
+    assert is_part_heading(line) is part
