@@ -721,7 +721,7 @@ def show(refs: tuple[str, ...], context: int, fmt: str, corpus: str | None,
       kb show 29ktg6
       kb show making-zero-tolerance-a-reality-2022.txt#21 --context 2
       kb show 'corpus/making-zero-tolerance-a-reality-2022.txt:72' --format json
-      kb show 'S/RES/2771 (2025) ¶ 20' 'UNW/2025/1 ¶ 9 · p. 18'
+      kb show 'S/RES/2771 (2025), ¶ 20' 'UNW/2025/1, ¶ 9, p. 18'
     """
     kb = _kb(corpus, index_)
     shown = kb.show(refs, context)

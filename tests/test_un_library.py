@@ -1,9 +1,12 @@
 """Issue 17, items 5, 6, 7 and 9, on real UN documents (``tests/data/un``, see its README):
-symbols (from the masthead, else the file name) found by a symbol query; the UN forms of a document's date, and ``kb docs --undated``; titles that are
+symbols (from the masthead, else the file name) found by a symbol query and leading
+citations; the UN forms of a document's date, and ``kb docs --undated``; titles that are
 titles; part headings ("II", "Annex") that end a paragraph."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -112,6 +115,35 @@ def test_a_symbol_filter_keeps_that_document(library):
     assert r.exit_code == 0, r.output
     hits = json.loads(r.stdout)["results"]
     assert hits and {h["doc"] for h in hits} == {"S_RES_1325(2000).txt"}
+
+
+def test_citations_lead_with_the_symbol(library, tmp_path):
+    args = ["retaliation", "--doc", "A_RES_74_258.txt", *loc(library)]
+    r = run("search", *args, "--format", "json")
+    hit = next(h for h in json.loads(r.stdout)["results"] if h["paragraph"] == "10")
+    assert hit["symbol_citation"] == "A/RES/74/258, ¶ 10"
+    assert hit["citation"].endswith("A_RES_74_258.txt:33 ¶ 10")  # JSON: still the file's
+    text = run("search", *args).stdout
+    assert f"   A/RES/74/258, ¶ 10  —  {hit['citation']}\n" in text
+    annex = tmp_path / "annex.md"
+    assert run("export", *args, "-o", str(annex)).exit_code == 0
+    assert "A/RES/74/258, ¶ 10 — A_RES_74_258.txt:33 ¶ 10" in annex.read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(run("export", *args, "--format", "csv").stdout)))
+    assert rows[0].index("symbol_citation") < rows[0].index("citation")
+    show = run("show", hit["ref"], *loc(library)).stdout
+    assert f"  —  A/RES/74/258, ¶ 10  —  {hit['citation']}  [" in show
+
+
+def test_a_document_without_a_symbol_keeps_the_file_citation(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "report_2022.txt").write_text(
+        "Annual report\n\nThe mission trained 40 staff on retaliation and reporting.\n",
+        encoding="utf-8")
+    r = run("search", "retaliation", *loc(corpus))
+    assert r.exit_code == 0, r.output
+    assert "   corpus/report_2022.txt:3\n" in r.stdout or "report_2022.txt:3\n" in r.stdout
+    assert "  —  " not in r.stdout.split("\n")[3]
 
 
 # --------------------------------------------------------------------------
