@@ -351,7 +351,7 @@ def document_date(lines: list[str]) -> tuple[str | None, str]:
             iso = find_date(line[m.end():m.end() + 40])
             if iso:
                 return iso, "letter"
-        if _prose(line):
+        if _is_prose_block(line):
             break
         front.append(line)
         iso = masthead_date(line)
@@ -393,12 +393,6 @@ def document_date(lines: list[str]) -> tuple[str | None, str]:
 _LETTER_DATED = re.compile(r"^(?:identical\s+)?(?:letters?|note\s+verbale)\s+dated\s+", re.I)
 #: "* Reissued for technical reasons on 15 September 2022."
 _REISSUED = re.compile(r"^[*•-]?\s*reissued\b.{0,60}?\bon\s+", re.I)
-
-
-def _prose(line: str) -> bool:
-    """A line of running text (many words, or a sentence): the masthead is above it."""
-    t = line.strip()
-    return len(t.split()) > 14 or (len(t.split()) > 6 and t[-1:] in ".;:")
 
 
 def date_note(lines: list[tuple[str, str]]) -> str:

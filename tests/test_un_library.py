@@ -164,6 +164,21 @@ def test_the_un_forms_of_a_document_date(name, date):
     assert doc(name).date == date
 
 
+def test_a_letters_date_below_a_long_agenda_title():
+    from kb.meta import document_date
+
+    lines = [  # the first lines of A/73/716
+        "Seventy-third session", "Agenda item 74 (c)",
+        "Promotion and protection of human rights: human rights situations and reports of "
+        "special rapporteurs and representatives",
+        "Letter dated 16 January 2019 from the Secretary-General addressed to the President "
+        "of the General Assembly",
+        "I have the honour to refer to Human Rights Council resolution 39/2, adopted on 27 "
+        "September 2018, with respect to the situation of human rights of Rohingya Muslims.",
+    ]
+    assert document_date(lines) == ("2019-01-16", "letter")
+
+
 def test_a_date_quoted_in_the_body_is_not_the_documents():
     # A/RES/57/300 recalls "resolutions 52/12 A of 12 November 1997" near its top
     assert doc("A_RES_57_300.txt").date != "1997-11-12"
