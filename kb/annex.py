@@ -49,7 +49,7 @@ class AnnexPassage:
     section: str  #: the passage's section heading path, always set
     text: str  #: the passage's full text
     matches: tuple[tuple[int, int], ...]  #: (start, end) of the matched words in ``text``
-    symbol_citation: str | None  #: ``UNW/2025/1 ¶ 9 · p. 18`` when the document has a symbol
+    symbol_citation: str | None  #: ``UNW/2025/1, ¶ 9, p. 18`` when the document has a symbol
     file_citation: str  #: ``report.pdf p. 18 ¶ 9``, relative to the corpus folder
     also_in: tuple[str, ...]  #: the same text in other files (citations relative to the corpus)
     #: the query words this passage does not hold (it matched some of them, not all)
@@ -57,7 +57,7 @@ class AnnexPassage:
 
     @property
     def citation(self) -> str:
-        """``UNW/2025/1 ¶ 9 · p. 18 — UNW_2025_1.en.pdf p. 18 ¶ 9`` (or the file's alone)."""
+        """``UNW/2025/1, ¶ 9, p. 18 — UNW_2025_1.en.pdf p. 18 ¶ 9`` (or the file's alone)."""
         return " — ".join(c for c in (self.symbol_citation, self.file_citation) if c)
 
     @property

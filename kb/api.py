@@ -621,6 +621,16 @@ class KnowledgeBase:
                 for k, e in sorted(table.files.items())
             ]
 
+    def undated(self) -> list[tuple[DocumentInfo, str]]:
+        """The indexed documents without a date, each with why in one line (the file is
+        read again: :attr:`kb.models.Document.date_note`, e.g. "no date written in the
+        text"; or that it changed or cannot be read since the last update)."""
+        out = []
+        for d in self.documents():
+            if d.date is None:
+                out.append((d, undated_reason(self.corpus, d.id, d.format)))
+        return out
+
     def staleness(self) -> Staleness:
         """Files new, changed (by content) or deleted since the last update."""
         with self._using_table() as (_, table):  # the corpus folder is checked there
@@ -838,3 +848,19 @@ class KnowledgeBase:
             st.corpus_recorded, st.corpus_id = h.binding.recorded, h.binding.corpus_id
         st.stale = self._staleness(t)
         return st
+
+
+def undated_reason(corpus: Path, doc_id: str, fmt: str) -> str:
+    """Why the document ``doc_id`` has no date, in one line, from its file as it is now."""
+    from .corpus import open_regular
+    from .load import READERS, failure_reason
+
+    try:
+        with open_regular(str(corpus / doc_id)) as fh:
+            data = fh.read()
+        doc = READERS[fmt](data, doc_id, fmt)
+    except Exception as e:  # noqa: BLE001 - any failure is the reason
+        return f"cannot read the file now: {failure_reason(e)}"
+    if doc.date:
+        return f"the file changed since the last update (it is now dated {doc.date}): run kb index"
+    return doc.date_note or "no date found"

@@ -732,7 +732,7 @@ def show(refs: tuple[str, ...], context: int, fmt: str, corpus: str | None,
       kb show 29ktg6
       kb show making-zero-tolerance-a-reality-2022.txt#21 --context 2
       kb show 'corpus/making-zero-tolerance-a-reality-2022.txt:72' --format json
-      kb show 'S/RES/2771 (2025) ¶ 20' 'UNW/2025/1 ¶ 9 · p. 18'
+      kb show 'S/RES/2771 (2025), ¶ 20' 'UNW/2025/1, ¶ 9, p. 18'
     """
     kb = _kb(corpus, index_)
     shown = kb.show(refs, context)
@@ -849,16 +849,35 @@ def serve(port: int, host: str, token: str | None, allow_hosts: tuple[str, ...],
 @cli.command(short_help="List the indexed documents: title, date, passages, path.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@click.option("--undated", is_flag=True,
+              help="Only the documents without a date, each with why it has none.")
 @location_options
-def docs(fmt: str, corpus: str | None, index_: str | None) -> None:
-    """List the indexed documents: title, date, passages, path.
+def docs(fmt: str, undated: bool, corpus: str | None, index_: str | None) -> None:
+    """List the indexed documents: title, UN symbol, date, passages, path.
+
+    With --undated, only the documents kb found no date in, each with a
+    one-line reason ("no date written in the text", or where the first date
+    written stands); JSON adds it as "undated_reason".
 
     \b
     Examples:
       kb docs
       kb docs --format json
+      kb docs --undated
     """
     kb = _kb(corpus, index_)
+    if undated:
+        found = kb.undated()
+        if fmt == "json":
+            from .render import json_text
+
+            click.echo(json_text([{**d.to_dict(), "undated_reason": why} for d, why in found],
+                                 indent=2))
+            return
+        from .render import undated_text
+
+        click.echo(undated_text(found, len(kb.documents())))
+        return
     documents = kb.documents()
     if fmt == "json":
         from .render import json_text

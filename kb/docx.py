@@ -4,7 +4,10 @@
   level set on the style); the "Title" style gives the document title, else
   the core property *title* when meaningful (not empty, "untitled", a file
   name, "Microsoft Word - ..." or a symbol), else the first heading that is
-  not an approval stamp line ("APPROVED"; :func:`kb.meta.meaningful_title`).
+  not an approval stamp line ("APPROVED"; :func:`kb.meta.meaningful_title`);
+  without any heading style, the title of the first paragraphs as in a text
+  (:func:`kb.meta.front_title`: "Word Document", python-docx's default core
+  title for a file without one, is never a title).
 * The UN symbol: one standing alone on one of the first lines of the body (a
   paragraph, or a cell of a table at the top: "United Nations | A/78/123"),
   else in the page header, else the core properties *identifier*, *title*,
@@ -25,7 +28,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from .meta import TOP_LINES, find_symbol, meaningful_title, symbol_of_line
+from .meta import TOP_LINES, find_symbol, front_title, meaningful_title, symbol_of_line
 from .models import Document
 from .outline import Builder, clean, ordered_items_are_paragraphs, to_alpha, to_roman
 
@@ -246,6 +249,11 @@ def read_docx(data: bytes, doc_id: str, fmt: str = "docx") -> Document:
             symbol = symbol_of_line(value or "")
             if symbol:
                 break
+    if title is None and first_heading is None and b.first_heading is None:
+        # no heading styles (a text saved as DOCX by LibreOffice): the title of its first
+        # paragraphs, read as in a text (kb.meta.front_title)
+        found = front_title(b.front)
+        title = found[0] if found else None
     d = b.finish(title or first_heading or doc_id.rsplit("/", 1)[-1])
     return replace(d, symbol=symbol.rstrip("*")) if symbol else d
 

@@ -33,9 +33,11 @@ from .models import Hit, SearchResult
 from .render import json_text
 
 #: every field of a hit (:meth:`Hit.to_dict`), long text last for spreadsheets
+#: (the UN citation, when there is one, before the file's: citations lead with the symbol)
 CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "heading_path",
-              "line_start", "line_end", "page", "paragraph", "citation", "path", "more_in_doc",
-              "symbol", "symbol_citation", "ref", "also_in", "match", "missing_terms", "highlights",
+              "line_start", "line_end", "page", "paragraph", "symbol", "symbol_citation",
+              "citation", "path", "more_in_doc", "ref", "also_in", "match", "missing_terms",
+              "highlights",
               "snippet", "text")
 #: how list fields are written in one CSV cell
 HEADING_SEP = " › "

@@ -3,8 +3,10 @@
 One reader per format; each returns a Document.  :func:`load` reads the bytes
 once, hashes them (the hash is what incremental updates compare), hands them
 to the format's reader and splits the document into passages
-(:func:`kb.passages.split_document`).  Readers raise on unreadable input;
-:func:`load_all` records the reason and goes on with the next file.  Both the
+(:func:`kb.passages.split_document`).  A document that prints no UN symbol
+takes the one its file name has the form of (:func:`with_name_symbol`).
+Readers raise on unreadable input; :func:`load_all` records the reason and
+goes on with the next file.  Both the
 serial update (:mod:`kb.index`) and the parallel build's workers
 (:mod:`kb.engine.parallel`) load files here.
 """
@@ -73,7 +75,20 @@ def load(f: SourceFile) -> Loaded:
         data = fh.read()
     digest = hashlib.sha256(data).hexdigest()
     doc = READERS[f.format](data, f.id, f.format)
+    if doc.symbol is None:
+        doc = with_name_symbol(doc)
     return Loaded(f, digest, split_document(doc), doc.title, doc.date, doc.symbol)
+
+
+def with_name_symbol(doc: Document) -> Document:
+    """``doc`` with the UN symbol its file name has the form of (``A_RES_74_258.txt``:
+    ``A/RES/74/258``), when the document prints none (:func:`kb.meta.symbol_of_filename`)."""
+    from dataclasses import replace
+
+    from .meta import symbol_of_filename
+
+    symbol = symbol_of_filename(doc.id)
+    return replace(doc, symbol=symbol) if symbol else doc
 
 
 def load_all(files: list[SourceFile], progress: Callable[[int, int, str], None] | None = None,

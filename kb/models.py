@@ -85,6 +85,8 @@ class Document:
     format: str
     sections: tuple[Section, ...]
     symbol: str | None = None  #: UN document symbol, e.g. ``S/RES/2771``
+    #: why the document has no date, in one line (``kb docs --undated``)
+    date_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,15 +209,16 @@ def short_ref(passage_id: str) -> str:
 
 
 def symbol_citation(symbol: str | None, page: int | None, paragraph: str | None) -> str | None:
-    """The UN citation of a passage of a document with a symbol:
-    ``UNW/2025/1 ¶ 9 · p. 18`` (None when the document has no symbol)."""
+    """The UN citation of a passage of a document with a symbol: the symbol, then the
+    paragraph and the page: ``A/RES/74/258, ¶ 10``, ``UNW/2025/1, ¶ 9, p. 18`` (None
+    when the document has no symbol).  Citations lead with it (the file's follows)."""
     if not symbol:
         return None
     ref = symbol
     if paragraph:
-        ref += f" ¶ {paragraph}"
+        ref += f", ¶ {paragraph}"
     if page is not None:
-        ref += f" · p. {page}"
+        ref += f", p. {page}"
     return ref
 
 

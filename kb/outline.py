@@ -39,6 +39,11 @@ class Builder:
     last_number: str | None = None
     first_heading: str | None = None
     texts: list[str] = field(default_factory=list)  # the first texts, to find a date
+    #: every paragraph and heading text in order, with its position (UN dates: the
+    #: adoption line, the masthead, the closing meeting line; :func:`kb.meta.document_date`)
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    #: the first blocks' texts (None for a list or a table), for :func:`kb.meta.front_title`
+    front: list[str | None] = field(default_factory=list)
 
     def next_position(self) -> int:
         self.position += 1
@@ -64,10 +69,17 @@ class Builder:
         self.headings.append((level, text))
         self.last_number = None
         self._note(text)
+        self._line(text)
 
     def _note(self, text: str) -> None:
         if len(self.texts) < 12:
             self.texts.append(text)
+
+    def _line(self, text: str | None) -> None:
+        if text is not None:
+            self.lines.append((self.position, text))
+        if len(self.front) < 30:
+            self.front.append(text)
 
     def paragraph(self, text: str, number: str | None = None) -> None:
         """A paragraph; ``number`` is an automatic list label such as "7." or "(a)"."""
@@ -77,8 +89,9 @@ class Builder:
         pos = self.next_position()
         if number:
             text = f"{number} {text}"
-        elif not self.headings and not self.blocks:
-            from .parse import is_date_line, is_generic_label
+        self._line(text)
+        if not number and not self.headings and not self.blocks:
+            from .meta import is_date_line, is_generic_label
 
             if is_date_line(text) or is_generic_label(text):
                 self._note(text)  # metadata above the first heading, not a passage
@@ -96,6 +109,7 @@ class Builder:
                 segs.append((self.next_position(), "  " * depth + f"{marker} {text}"))
         if segs:
             self.blocks.append(Block("list", tuple(segs)))
+            self._line(None)
 
     def table(self, rows: list[list[str]]) -> None:
         segs: list[Segment] = []
@@ -107,21 +121,28 @@ class Builder:
                 segs.append((self.next_position(), " | ".join(dedup)))
         if segs:
             self.blocks.append(Block("table", tuple(segs)))
+            self._line(None)
 
     def finish(self, title: str | None, date: str | None = None) -> Document:
-        """The Document; without ``title`` the first heading (or the file name) is used."""
-        from .parse import find_date
+        """The Document; without ``title`` the first heading is used, else the title of
+        the first lines (:func:`kb.meta.front_title`: a document without heading styles),
+        else the file name.  Without ``date``, the UN forms of a date
+        (:func:`kb.meta.document_date`), else the first date of the first texts."""
+        from .meta import date_note, document_date, first_date, front_title
 
         self._flush()
         if not title:
-            title = self.first_heading or self.doc_id.rsplit("/", 1)[-1]
+            found = None if self.first_heading else front_title(self.front)
+            title = self.first_heading or (found[0] if found else self.doc_id.rsplit("/", 1)[-1])
         sections = [
             s if s.heading else Section(title, (), s.blocks) for s in self.sections
         ]
         if date is None:
-            date = find_date("\n".join(self.texts))
+            date = document_date([t for _, t in self.lines])[0] or first_date(
+                "\n".join(self.texts))
+        note = None if date else date_note([(f"paragraph {n}", t) for n, t in self.lines])
         return Document(id=self.doc_id, title=title, date=date, format=self.fmt,
-                        sections=tuple(sections))
+                        sections=tuple(sections), date_note=note)
 
 
 def ordered_items_are_paragraphs(texts: list[str], min_words: int = 25) -> bool:

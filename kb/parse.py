@@ -14,21 +14,30 @@ Rules decided here (see also the README):
   the document's (scalar values only; the lines keep their numbers).
 * **Title**: the front matter's ``title:``; else the first H1; else the first
   heading-like or bold-only line that is not a generic label ("EVENT REPORT
-  SUMMARY"), a date, a UN session or agenda line, a document symbol or an
-  approval stamp line; else the file name.  In a text without Markdown
-  headings, a UN resolution's own title line near the top ("79/103.
-  Question of the Cayman Islands") is preferred.
+  SUMMARY"), a date, UN front matter (a session, agenda, adoption or
+  distribution line), a document symbol or an approval stamp line; else the
+  file name.  In a text without Markdown headings, a UN resolution's own title
+  line ("79/103. Question of the Cayman Islands", over the lines it wraps to;
+  the one whose number is the file name's symbol's wherever it stands, else
+  one at the very top) is preferred, then a "# Title" near the top, then the
+  title of a UN masthead (:func:`kb.meta.front_title`).
 * **Symbol**: the front matter's ``symbol:`` (in capitals when it is not
   written so); else a UN symbol standing alone
   on one of the first lines ("A/51/950", "United Nations UNW/2025/1"; see
-  :mod:`kb.meta`).
-* **Date**: the first date written in the first lines of the document
-  ("26 May 2022", "May 26, 2022", "2022-05-26") as ``YYYY-MM-DD``.
+  :mod:`kb.meta`); else (:mod:`kb.load`) the file name's.
+* **Date**: the UN forms (:func:`kb.meta.document_date`: the adoption line,
+  the masthead's date line, the closing meeting line, a session's dates); else
+  the first date written in the first lines of the document ("26 May 2022",
+  "May 26, 2022", "2022-05-26") that is not one end of a period, as
+  ``YYYY-MM-DD``.  Without one, ``Document.date_note`` says why.
 * **Plain-text headings** (``.txt`` files, and Markdown files that have no
   ``#`` headings): a one-line paragraph of at most 16 words and 120
   characters that does not end in punctuation (``. , : ; ! ?``), is not a
-  date or a generic label, and is followed by prose (a paragraph that is not
-  itself heading-like, a list or a table).
+  date, a generic label or UN front matter, and is followed by prose (a
+  paragraph that is not itself heading-like, a list or a table).  A part
+  heading (a Roman numeral alone or before its title, "Annex", "Appendix 1")
+  is a heading whatever follows it, and the other headings of such a text
+  nest under the parts (level 2).
 * Lines above the first heading that are the label, the title or the date
   are the document's metadata, not passages; any other text there is a
   section headed by the document title.
@@ -40,13 +49,14 @@ Rules decided here (see also the README):
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .meta import TOP_LINES, find_symbol, is_stamp_line, meaningful_title, symbol_of_line
+from .meta import (TOP_LINES, date_note, document_date, find_date, find_symbol, first_date,
+                   front_title, is_date_line, is_front_matter, is_generic_label, is_stamp_line,
+                   meaningful_title, symbol_of_filename, symbol_of_line, wraps)
 from .models import Block, Document, Section, Segment
 from .paragraphs import subparagraph_label
 
@@ -54,66 +64,7 @@ MAX_HEADING_WORDS = 16
 MAX_HEADING_CHARS = 120
 NUMBERED_PARAGRAPH_MIN_WORDS = 25
 
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for m in names
-}
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I)
-_DATE_MDY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
-_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-
-_GENERIC_WORDS = frozenset(
-    """event report summary meeting note notes concept press release draft minutes agenda
-    briefing paper final internal confidential for official use only restricted unedited
-    advance copy version of the and information statement fact sheet policy brief update
-    newsletter document memo memorandum annex executive""".split()
-)
 _CLOSING = ".,:;!?"
-
-
-def find_date(text: str) -> str | None:
-    """The first date written in ``text``, as ``YYYY-MM-DD``, or None."""
-    found: list[tuple[int, str]] = []
-    for rx, order in ((_DATE_DMY, "dmy"), (_DATE_MDY, "mdy"), (_DATE_ISO, "ymd")):
-        for m in rx.finditer(text):
-            a, b, c = m.groups()
-            try:
-                if order == "dmy":
-                    d = _dt.date(int(c), _MONTHS[b.lower()], int(a))
-                elif order == "mdy":
-                    d = _dt.date(int(c), _MONTHS[a.lower()], int(b))
-                else:
-                    d = _dt.date(int(a), int(b), int(c))
-            except (ValueError, KeyError):
-                continue
-            found.append((m.start(), d.isoformat()))
-            break
-    return min(found)[1] if found else None
-
-
-def is_date_line(text: str) -> bool:
-    """A short line that is essentially a date ("26 May 2022", "New York, 26 May 2022")."""
-    return len(text.split()) <= 8 and find_date(text) is not None
-
-
-def is_generic_label(text: str) -> bool:
-    """"EVENT REPORT SUMMARY", "CONCEPT NOTE", "Press release": labels, not titles."""
-    words = re.findall(r"[A-Za-z]+", text)
-    if not words or len(words) > 6:
-        return False
-    if not (text.isupper() or len(words) >= 2):
-        return False  # a lone "Summary" or "Update" is a heading, "SUMMARY" a label
-    return all(w.lower() in _GENERIC_WORDS for w in words)
 
 
 def is_heading_like(text: str) -> bool:
@@ -378,43 +329,132 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
     return {}, text
 
 
-#: UN front matter that is never the title: "Seventy-ninth session", "2020 session",
-#: "Agenda item 29", "Item 1 of the provisional agenda", masthead words
-_UN_FRONT = re.compile(
-    r"^(?:(?:[\w-]+\s+)?(?:special\s+|regular\s+|resumed\s+|annual\s+|emergency\s+)?session"
-    r"|[\w-]+ (?:special |regular |resumed |annual |emergency )?session(?:,? \S+)?"
-    r"|agenda items? .*|items? \d+.* of the (?:provisional )?agenda"
-    r"|united|nations|united\s+nations|distr\.?(?::? general)?|general|limited|restricted"
-    r"|(?:original:\s*)?(?:english|french|spanish|russian|arabic|chinese)"
-    r"(?:(?:,|\s+and)\s+(?:english|french|spanish|russian|arabic|chinese))*(?:\s+only)?)$", re.I)
-#: a UN resolution's own title line: "79/103. Question of ...", "24 (I). Transfer ..."
+#: a UN resolution's own title line: "79/103. Question of ...", "24 (I). Transfer ...",
+#: "S-30/1. ...", "PRST 20/1. ...", "Resolution 1325 (2000)"; the number may stand alone
 _RESOLUTION_TITLE = re.compile(
-    r"^((?:[A-Z]{1,3}-)?\d{1,4}/\d{1,4}|\d{1,4}\s?\((?:[IVXL]+|S-[IVX]+|ES-[IVX]+)\))\.(?:\s+(.*))?$")
+    r"^((?:PRST\s+)?(?:[A-Z]{1,3}-)?\d{1,4}/\d{1,4}|\d{1,4}\s?\((?:[IVXL]+|S-[IVX]+|ES-[IVX]+)\))"
+    r"(?:\.(?:\s+(.*))?|\s*$)")
+#: the opening of a resolution, below its title: "The General Assembly,", "The Human
+#: Rights Council,"
+_PART_LABEL = re.compile(r"^(?:[A-H]|[IVX]{1,4})\*?(?:\s+(?-i:[A-Z])|$)|^\(")
+_OPENING = re.compile(r"^[“\"]?The\s+(?:[A-Z][\w’'-]*\s*){1,8},?$")
+#: the number a resolution's title line starts with, from its symbol: A/RES/34/180 ->
+#: 34/180, A/RES/3234 (XXIX) -> 3234 (XXIX), UNEP/EA.4/Res.1 -> 4/1
+_SYMBOL_NUMBER = re.compile(
+    r"^(?:A/(?:HRC/)?RES|E/RES)/(.+)$|^UNEP/EA\.(\d+)/Res\.(\d+)$|^HSP/HA\.(\d+)/Res\.(\d+)$")
 
 
-def _resolution_title(raws: list[_Raw]) -> str | None:
-    """"79/103. Question of the Cayman Islands" among the first blocks of a text
-    (the number alone on its line, the title on the next, is joined)."""
-    for k, r in enumerate(raws[:TOP_LINES]):
-        if r.kind not in ("paragraph", "heading"):
+def _resolution_number(symbol: str | None) -> str | None:
+    sc = re.match(r"^S/RES/(\d+) \((\d{4})\)$", symbol or "")
+    if sc:
+        return f"Resolution {sc.group(1)} ({sc.group(2)})"
+    m = _SYMBOL_NUMBER.match(symbol or "")
+    if not m:
+        return None
+    if m.group(1):
+        return m.group(1).split(" ")[0] if re.search(r"/\d+ [A-E]", m.group(1)) else m.group(1)
+    a, b = (m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5))
+    return f"{a}/{b}"
+
+
+def _resolution_title(raws: list[_Raw], symbol: str | None = None) -> tuple[str, list[int]] | None:
+    """"79/103. Question of the Cayman Islands" (the number alone on its line, the title
+    on the next, is joined), and the blocks it is made of: the one whose number is the
+    document's symbol's (``A/RES/79/103``) wherever it stands, else the first among
+    the first blocks."""
+    number = _resolution_number(symbol)
+    first: tuple[str, list[int]] | None = None
+    for k, r in enumerate(raws):
+        if k >= TOP_LINES and (number is None or first is not None):
+            break
+        if r.kind not in ("paragraph", "heading") or not r.segments:
             continue
-        text = " ".join(" ".join(t for _, t in r.segments).split())
-        m = _RESOLUTION_TITLE.match(text)
+        head = r.segments[0][1]
+        if number is not None and number.startswith("Resolution ") and \
+                " ".join(head.split()).casefold() == number.casefold():
+            return " ".join(head.split()), ([k] if r.kind == "paragraph" else [])
+        if not re.match(r"(?:PRST\s|(?:[A-Z]{1,3}-)?\d)", head) or len(head) > 400:
+            continue
+        segs = [" ".join(t.split()) for _, t in r.segments]
+        m = _RESOLUTION_TITLE.match(segs[0])
+        if not m and number is not None:  # "17/22 Migrants and ..." (no full stop)
+            m = re.match(rf"^({re.escape(number)})\s+(\S.*)$", segs[0])
         if not m:
             continue
-        rest = m.group(2) or ""
-        if not rest and k + 1 < len(raws) and raws[k + 1].kind in ("paragraph", "heading"):
-            rest = " ".join(raws[k + 1].text.split())
-        if rest and len(rest) <= 300 and rest[0].isupper() and rest[-1] not in ",;" \
-                and "\n" not in rest:
-            return f"{m.group(1)}. {rest}"
-    return None
+        rest, idx = " ".join((m.group(2) or "").split()), [k]
+        # what may continue the title: the paragraph's next lines, then the next blocks
+        cont: list[tuple[str, int | None]] = [(t, None) for t in segs[1:]]
+        for j in range(k + 1, min(k + 6, len(raws))):
+            if raws[j].kind not in ("paragraph", "heading"):
+                break
+            cont.append((" ".join(raws[j].text.split()), j))
+        if not rest and cont:  # "12/10" alone on its line, the title on the next
+            rest, j0 = cont.pop(0)
+            idx += [j0] if j0 is not None else []
+            if len(rest.split()) > 60 or re.match(r"at\s+(?:the|its)\s", rest, re.I):
+                continue  # "PRST 15/2" / "At the 34th meeting, held on ...": no title
+        # the title runs to the resolution's opening ("The General Assembly,") when that
+        # follows within a few short lines; else over the lines that wrap
+        # (lines set in the narrow title column; a part label "A", "II" ends the title)
+        stop = next((n for n, (t, _) in enumerate(cont) if _PART_LABEL.match(t)), len(cont))
+        cont = cont[:stop]
+        opening = next((n for n, (t, _) in enumerate(cont[:4]) if _OPENING.match(t)), None)
+        if opening is not None and all(len(t) <= 90 for t in [rest] + [t for t, _ in
+                                                              cont[:max(opening - 1, 0)]]) \
+                and all(t[-1] not in ".:" for t, _ in cont[:opening]):
+            take = cont[:opening]
+        else:
+            take = []
+            prev = rest
+            for t, j in cont:
+                if not wraps(prev, t, caps=False):
+                    break
+                take.append((t, j))
+                prev = t
+        for t, j in take:
+            rest = f"{rest} {t}"
+            if j is not None:
+                idx.append(j)
+        if rest and len(rest) <= 400 and (rest[0].isupper() or rest[0].isdigit()) \
+                and rest[-1] not in ",;:" \
+                and not (rest[-1] == "." and len(rest.split()) > 12):
+            found = (f"{m.group(1)}. {rest}", idx)
+            key = " ".join(m.group(1).split()).replace(" (", "(")
+            if number is not None and key == number.replace(" (", "("):
+                return found
+            # another resolution's title (a page of a volume that holds several) only
+            # when the text opens with it
+            if first is None and k < (TOP_LINES if number is None else 5):
+                first = found
+    return first
 
 
 def _not_title(text: str) -> bool:
     """A line kept from the title: UN front matter, a symbol alone, a stamp line."""
     t = " ".join(text.split())
-    return bool(_UN_FRONT.match(t)) or symbol_of_line(t) is not None or is_stamp_line(t)
+    return is_front_matter(t) or symbol_of_line(t) is not None or is_stamp_line(t)
+
+
+#: a part heading: a Roman numeral alone or before its title ("II", "III. Title"),
+#: "Annex", "Annex II", "Appendix 1: Title"
+_PART_HEADING = re.compile(
+    r"^(?:(?=[IVX])X{0,3}(?:IX|IV|V?I{0,3})\.?(?:\s+\S.*)?"
+    r"|(?:annex|appendix)(?:es)?(?:\s+(?:[IVX]{1,6}|\d{1,2}|[A-Z]))?\.?\*?"
+    r"(?:\s*[:.—–-]?\s+\S.*)?)$",
+    re.I)
+
+
+def is_part_heading(text: str) -> bool:
+    """"II", "II.", "III. Title", "Annex", "Annex II", "Appendix 1: Title": a heading
+    whatever follows it (not a sentence: at most 16 words, no closing punctuation but
+    the numeral's full stop)."""
+    t = " ".join(text.split()).rstrip("*")
+    if not t or len(t) > MAX_HEADING_CHARS or len(t.split()) > MAX_HEADING_WORDS:
+        return False
+    if not _PART_HEADING.match(t):
+        return False
+    label = re.match(r"^(?:[IVX]+|annex(?:es)?|appendix)\.?$", t, re.I)
+    return bool(label) or t[-1] not in _CLOSING
 
 
 def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
@@ -424,10 +464,20 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
         front, text = front_matter(text)
     raws = _raw_blocks(text)
     has_md_headings = any(r.kind == "heading" for r in raws)
+    # a "# Title" near the top of a text is its title
+    md_h1 = next((k for k, r in enumerate(raws[:30]) if r.kind == "heading" and r.level == 1
+                  and meaningful_title(r.text, doc_id)), None)
     plain_headings = fmt == "text" or not has_md_headings
 
-    # Plain-text headings become heading blocks (level 1).
+    # Plain-text headings become heading blocks: part headings ("II", "III. Title",
+    # "Annex") at level 1, whatever follows them, and the others below them (level 2;
+    # level 1 in a text without part headings); UN front matter is never a heading.
     if plain_headings:
+        parts = [k for k, r in enumerate(raws)
+                 if r.kind == "paragraph" and r.single_line and is_part_heading(r.text)]
+        level = 2 if parts else 1
+        for k in parts:
+            raws[k] = _Raw("heading", raws[k].segments, level=1)
         for k, r in enumerate(raws):
             if (
                 r.kind == "paragraph"
@@ -436,8 +486,9 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                 and not is_generic_label(r.text)
                 and k + 1 < len(raws)
                 and _is_prose(raws[k + 1])
+                and not is_front_matter(r.text)
             ):
-                raws[k] = _Raw("heading", r.segments, level=1)
+                raws[k] = _Raw("heading", r.segments, level=level)
 
     # Title, date and the metadata lines above the first heading.
     # the first heading that could be a title (not "Agenda item 168", a symbol, a stamp)
@@ -445,6 +496,7 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                           if r.kind == "heading" and not _not_title(r.text)), len(raws))
     title: str | None = None
     title_index: int | None = None
+    title_raws: list[int] = []  # the blocks a UN title is made of (not passages)
     h1 = next((k for k, r in enumerate(raws) if r.kind == "heading" and r.level == 1), None)
     if h1 is not None and not plain_headings:
         title, title_index = raws[h1].text, h1
@@ -458,7 +510,17 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                 title, title_index = r.text, k
                 break
         if plain_headings:
-            title = _resolution_title(raws) or title
+            # a resolution's own title line ("78/134. International trade and development"),
+            # else the title of a UN masthead (:func:`kb.meta.front_title`)
+            found = _resolution_title(raws, symbol_of_filename(doc_id))
+            if found is None and md_h1 is not None:
+                found = raws[md_h1].text, []
+            if found is None:
+                found = front_title([r.text if r.kind in ("paragraph", "heading") or (
+                    r.kind == "list" and r.single_line) else None for r in raws[:30]])
+            if found is not None:
+                title, title_raws = found
+                title_index = None
     if meaningful_title(front.get("title"), doc_id):
         title = front["title"]
     if title is None:
@@ -472,8 +534,17 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
     # the first heading, or between a Markdown H1 title and the next heading
     body_start = next((k for k, r in enumerate(raws) if r.kind == "heading" and k != title_index),
                       len(raws))
-    head_text = "\n".join(r.text for r in raws[: max(body_start, 3)][:12])
-    date = find_date(head_text[:20_000])  # near the top; bounded for one-paragraph giants
+    # a UN title's lines above the first heading are metadata (a heading stays a heading)
+    skip = {k for k in title_raws if k < body_start and raws[k].kind == "paragraph"}
+    if title_index is not None:
+        skip.add(title_index)
+    # the UN forms first (adoption line, masthead date line, closing meeting line), then
+    # the first date written above the first heading
+    lines = [seg for r in raws for seg in r.segments]
+    date, _form = document_date([t for _, t in lines])
+    if date is None:
+        head_text = "\n".join(r.text for r in raws[: max(body_start, 3)][:12])
+        date = first_date(head_text[:20_000])  # near the top; bounded for one-paragraph giants
     if front.get("date"):
         date = find_date(front["date"]) or date
 
@@ -488,7 +559,7 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
             sections.append(Section(cur_heading, cur_path, tuple(blocks)))
 
     for k, r in enumerate(raws):
-        if k == title_index:
+        if k in skip:
             continue
         if k < body_start and r.kind == "paragraph" and r.single_line and (
             is_generic_label(r.text) or is_date_line(r.text)
@@ -519,5 +590,6 @@ def parse(text: str, doc_id: str, fmt: str = "markdown") -> Document:
                 paragraph = f"{last_number}({sub})"
         blocks.append(Block(r.kind, tuple(r.segments), paragraph=paragraph))
     flush()
+    note = None if date else date_note([(f"line {n}", t) for n, t in lines])
     return Document(id=doc_id, title=title, date=date, format=fmt, sections=tuple(sections),
-                    symbol=symbol)
+                    symbol=symbol, date_note=note)

@@ -10,16 +10,16 @@ Every form kb prints names a passage and is taken back here
   ``corpus/report.txt:12 ¶ 7``, ``report.pdf p. 7 ¶ 20``, ``report.pdf p. 7``;
   the file named as citations name it (with the corpus folder as kb shows it),
   relative to the corpus folder, or by a path to it from the working directory;
-* a UN citation: ``S/RES/2771 (2025) ¶ 20``, ``UNW/2025/1 ¶ 9 · p. 18`` (the
-  symbol in any case; the year in brackets may be left out; ``, para. 20`` and
-  ``page 7`` are read too).
+* a UN citation: ``S/RES/2771 (2025), ¶ 20``, ``UNW/2025/1, ¶ 9, p. 18`` (the
+  symbol in any case; the year in brackets may be left out; the form of earlier
+  kb versions ``UNW/2025/1 ¶ 9 · p. 18``, ``, para. 20`` and ``page 7`` are read too).
 
 A line citation names the passage(s) holding those lines; a page and a
 paragraph that paragraph (all of its passages when a long paragraph was
 split); a paragraph alone that paragraph anywhere in the document; a page
 alone the passages on it without a paragraph number (kb cites those so), else
 the passages that start on it (the one running over it when none does).  A reference that names passages in more than one place (a symbol
-citation ``¶ 2 · p. 5`` of a page holding two decisions' paragraphs 2, two
+citation ``, ¶ 2, p. 5`` of a page holding two decisions' paragraphs 2, two
 passage ids that hash to the same short reference) is an
 :class:`~kb.errors.AmbiguousReference` listing the candidates' refs and ids;
 one that names nothing is a :class:`~kb.errors.PassageNotFound` naming the

@@ -193,10 +193,11 @@ def _more(h: Hit) -> str:
 
 
 def _cite_line(h: Hit) -> str:
-    """The file citation, and the UN citation when the document has a symbol:
-    ``corpus/UNW_2025_1.en.pdf p. 18 ¶ 9  —  UNW/2025/1 ¶ 9 · p. 18``."""
-    sym = f"  —  {safe_line(h.symbol_citation)}" if h.symbol_citation else ""
-    return safe_line(h.citation) + sym
+    """The UN citation first when the document has a symbol, then the file citation:
+    ``UNW/2025/1, ¶ 9, p. 18  —  corpus/UNW_2025_1.en.pdf p. 18 ¶ 9``; else the file
+    citation alone."""
+    sym = f"{safe_line(h.symbol_citation)}  —  " if h.symbol_citation else ""
+    return sym + safe_line(h.citation)
 
 
 #: text output names at most this many of the other files holding a hit's text
@@ -253,10 +254,11 @@ def rich_results(result: SearchResult, console: Any) -> None:
         meta = _meta_line(h)
         if meta:
             console.print(Padding(Text(meta, style="cyan"), (0, 0, 0, 3)))
-        cite = Text(safe_line(h.citation), style="green")
-        if h.symbol_citation:
-            cite.append("  —  ", style="dim")
+        cite = Text()
+        if h.symbol_citation:  # the UN citation leads, the file's follows
             cite.append(safe_line(h.symbol_citation), style="bold green")
+            cite.append("  —  ", style="dim")
+        cite.append(safe_line(h.citation), style="green")
         console.print(Padding(cite, (0, 0, 0, 3)))
         if h.also_in:
             console.print(Padding(Text(also_line(h), style="dim green"), (0, 0, 0, 3)))
@@ -289,8 +291,8 @@ def passages_text(hits: list[Hit], focus: str | Collection[str] | None = None) -
     parts = []
     for h in hits:
         mark = "▶ " if h.id in marked else ""
-        sym = f"  —  {safe_line(h.symbol_citation)}" if h.symbol_citation else ""
-        parts.append(f"{mark}{safe_line(h.id)}  —  {safe_line(h.citation)}{sym}  "
+        sym = f"{safe_line(h.symbol_citation)}  —  " if h.symbol_citation else ""
+        parts.append(f"{mark}{safe_line(h.id)}  —  {sym}{safe_line(h.citation)}  "
                      f"[{safe_line(h.ref)}]\n{_meta_line(h, title_shown=False)}\n\n"
                      f"{safe(h.text)}\n")
     return "\n".join(parts)
@@ -389,6 +391,17 @@ def docs_text(docs: list[DocumentInfo]) -> str:
         same = f"\n   same as {safe_line(prefix + d.duplicate_of)}" if d.duplicate_of else ""
         lines.append(f"{safe(d.title)}\n   {symbol}{d.date or '(no date)'} · "
                      f"{_plural(d.passages, 'passage')} · {safe_line(d.path)}{same}")
+    return "\n".join(lines)
+
+
+def undated_text(found: list[tuple[DocumentInfo, str]], total: int) -> str:
+    """``kb docs --undated``: how many documents have no date, then each with why."""
+    if not found:
+        return f"every document has a date ({_plural(total, 'document')})"
+    lines = [f"{len(found):,} of {_plural(total, 'document')} have no date:"]
+    for d, why in found:
+        symbol = f"{safe_line(d.symbol)} · " if d.symbol else ""
+        lines.append(f"{safe(d.title)}\n   {symbol}{safe_line(d.path)}\n   why: {safe_line(why)}")
     return "\n".join(lines)
 
 

@@ -57,7 +57,11 @@ if TYPE_CHECKING:
 #: 5: stored passages by field name, with the symbol (:mod:`kb.engine.schema`);
 #: 6: the short reference indexed (``ref``, looked up by ``kb show 29ktg6``);
 #: 7: symbols and titles read from every format (:mod:`kb.meta`), the symbol per file;
-#: 8: a key of each passage's text in the ranking arrays (identical passages: :mod:`kb.dedup`)
+#: 8: a key of each passage's text in the ranking arrays (identical passages: :mod:`kb.dedup`);
+#: 9: UN metadata (issue 17): the symbol from the file name, the UN forms of a date, UN
+#: masthead titles, part headings ("II", "Annex") in plain text (:mod:`kb.meta`); each
+#: part's words as written in the ranking arrays (``sw``: fuzzy words, corrections); the
+#: section field without a first heading that repeats the title
 SCHEMA_VERSION = 9
 MARKER = "kb-index.json"
 LOCK = "kb.lock"

@@ -216,7 +216,7 @@ def test_text_results_show_ref_and_un_citation(corpus):
     with_symbol = [h for h in hits if h["symbol_citation"]]
     assert with_symbol
     for h in with_symbol:
-        assert f"   {h['citation']}  —  {h['symbol_citation']}\n" in r.stdout
+        assert f"   {h['symbol_citation']}  —  {h['citation']}\n" in r.stdout  # UN one first
     from rich.console import Console
 
     from kb.render import rich_results
@@ -229,7 +229,7 @@ def test_text_results_show_ref_and_un_citation(corpus):
     for h in result.hits:
         assert f"[{h.ref}] " in out
         if h.symbol_citation:
-            assert f"{h.citation}  —  {h.symbol_citation}" in out
+            assert f"{h.symbol_citation}  —  {h.citation}" in out
 
 
 def test_ambiguous_and_unknown_refs(corpus, kb):
