@@ -301,16 +301,17 @@ class Library:
         forms = [tuple(query_terms(w))]
         parts = [p for p in re.split(r"-", w) if p]
         if len(parts) == 2 and all(_WORD.fullmatch(p) for p in parts):
-            closed = fold(parts[0] + parts[1])
-            if self.words.get(closed):
-                t = term(closed)
-                if t:
-                    forms.append((t,))
+            # the closed word in any inflection ("whistle-blowers": "whistleblower")
+            t = term(fold(parts[0] + parts[1]))
+            if t and t in self.postings:
+                forms.append((t,))
         elif _WORD.fullmatch(w) and len(w) >= 5:
             f = fold(w)
-            for k in range(2, len(f) - 1):
+            for k in range(1, len(f) - 1):
                 if self.hyphenated.get((f[:k], f[k:])):
-                    a, b = term(f[:k]), term(f[k:])
+                    # a stop word joined by a hyphen is indexed ("by-catch")
+                    a = term(f[:k]) or (f[:k] if f[:k] in STOP_WORDS else None)
+                    b = term(f[k:]) or (f[k:] if f[k:] in STOP_WORDS else None)
                     if a and b:
                         forms.append((a, b))
         return [f for i, f in enumerate(forms) if f and f not in forms[:i]]
@@ -437,6 +438,12 @@ def _contains(seq: list[str], form: tuple[str, ...]) -> bool:
         if t == first and tuple(seq[k:k + n]) == form:
             return True
     return False
+
+
+def _section(h: dict[str, Any]) -> str:
+    """A hit's section heading as kb matches on it: its headings below the title."""
+    return " / ".join(own_headings(h.get("title") or "", h.get("heading_path") or [],
+                                   h.get("section") or ""))
 
 
 def lacking(text: str, section: str, concepts: list[Concept]) -> list[str]:
@@ -626,7 +633,7 @@ def ex_full_first(ctx: Context, q: dict[str, Any], d: dict[str, Any], arg: Any) 
     if len(hits) < want:
         return f"{len(hits)} hits, {want} full matches expected on the page"
     bad = [i for i, h in enumerate(hits[:want], 1)
-           if lacking(h.get("text", ""), h.get("section", ""), cs)]
+           if lacking(h.get("text", ""), _section(h), cs)]
     if bad:
         h = hits[bad[0] - 1]
         return (f"hits {bad} lack a concept (hit {bad[0]} {h.get('doc')} lacks "
@@ -650,7 +657,7 @@ def _match_labels(ctx: Context, q: dict[str, Any], d: dict[str, Any]) -> str:
     bad = []
     for i, h in enumerate(hits_of(d), 1):
         m = h.get("match")
-        held = not lacking(h.get("text", ""), h.get("section", ""), cs)
+        held = not lacking(h.get("text", ""), _section(h), cs)
         if m not in ("full", "partial") or (m == "full") != held:
             bad.append(f"{i}:{m}")
     if bad:
@@ -671,7 +678,7 @@ def ex_partial(ctx: Context, q: dict[str, Any], d: dict[str, Any], arg: Any) -> 
     lab = _match_labels(ctx, q, d)
     if lab:
         why.append(lab)
-    held = [len(cs) - len(lacking(h.get("text", ""), h.get("section", ""), cs)) for h in hits_of(d)]
+    held = [len(cs) - len(lacking(h.get("text", ""), _section(h), cs)) for h in hits_of(d)]
     if any(b > a for a, b in zip(held, held[1:])):
         why.append(f"not most concepts first: {held}")
     if not hits_of(d):
@@ -688,7 +695,7 @@ def ex_missing_true(ctx: Context, q: dict[str, Any], d: dict[str, Any], arg: Any
         qw = sorted(m for m in missing if m in QUESTION_WORDS)
         if qw:
             return f"hit {i} says missing: {', '.join(qw)}"
-        truth = [{_label(c) for c in lacking(h.get("text", ""), h.get("section", ""), cs)}
+        truth = [{_label(c) for c in lacking(h.get("text", ""), _section(h), cs)}
                  for cs in readings]
         if missing not in truth:
             return (f"hit {i} ({h.get('doc')}) says missing {sorted(missing)}, "
@@ -812,7 +819,7 @@ def ex_same_top(ctx: Context, q: dict[str, Any], d: dict[str, Any], arg: Any) ->
 
 
 def _holds_form(h: dict[str, Any], form: tuple[str, ...]) -> bool:
-    a, b = index_terms(h.get("text") or ""), index_terms(h.get("section") or "")
+    a, b = index_terms(h.get("text") or ""), index_terms(_section(h))
     return _contains(a, form) or _contains(b, form)
 
 
@@ -832,7 +839,7 @@ def ex_holds_word(ctx: Context, q: dict[str, Any], d: dict[str, Any], arg: Any) 
         return f"no hits (total {d.get('total')})"
     c = [Concept(arg, [tuple(query_terms(arg))])]
     return f"hit 1 ({hits[0].get('doc')}) lacks “{arg}”" if lacking(
-        hits[0].get("text", ""), hits[0].get("section", ""), c) else ""
+        hits[0].get("text", ""), _section(hits[0]), c) else ""
 
 
 def ex_min_total(ctx: Context, q: dict[str, Any], d: dict[str, Any], arg: Any) -> str:
@@ -1139,10 +1146,9 @@ def date_rows(ctx: Context) -> list[Row]:
     has = Row("dates: documents with one", 0.97,
               "documents kb gives a date; each undated one listed", target_text="≥ 97%")
     reasons = 0
+    why_of = {d.id: why for d, why in ctx.kb.undated()}  # what `kb docs --undated` says
     for d in ctx.docs:
-        extra = {k: v for k, v in d.to_dict().items()
-                 if ("date" in k and k != "date") or "reason" in k}
-        why = "; ".join(f"{k}: {v}" for k, v in extra.items() if v)
+        why = why_of.get(d.id, "")
         reasons += bool(why) and not d.date
         has.add(bool(d.date), d.id + (f" [{why}]" if why else ""))
     has.notes.append(f"kb gives a reason for {reasons} of the {has.checks - has.passed} "
@@ -1194,11 +1200,11 @@ def export_rows(ctx: Context) -> list[Row]:
                             f"says: {short}")
                     row.seconds += time.perf_counter() - t0
                     continue
-                lack = [r for r in rows if lacking(r.get("text", ""), r.get("section", ""), cs)]
+                lack = [r for r in rows if lacking(r.get("text", ""), _section(r), cs)]
                 if partial:
                     wrong = [r for r in rows if r.get("match") not in ("full", "partial") or
                              (r.get("match") == "full") == bool(
-                                 lacking(r.get("text", ""), r.get("section", ""), cs))]
+                                 lacking(r.get("text", ""), _section(r), cs))]
                     ok = rc == 0 and rows and not wrong and not bad
                     row.add(bool(ok), f"`{q}`: exit {rc}, {len(rows):,} passages, {len(wrong):,} "
                             f"labelled wrong (or not at all), {len(lack):,} partial by the text"

@@ -683,7 +683,7 @@ def compound_forms(text: str, exists: object) -> list[Form]:
                 if t and has(t):  # type: ignore[operator]
                     opts.append(([t], i + 2))
         if len(w) >= 5 and _ALPHA.match(w):
-            for k in range(2, len(w) - 1):
+            for k in range(1, len(w) - 1):  # from one letter: "email" is "e-mail"
                 # a stop word is a part only where a hyphen joins it ("by-catch")
                 a, b = term(w[:k]) or _stop(w[:k]), term(w[k:]) or _stop(w[k:])
                 if a and b and has(a) and has(b):  # type: ignore[operator]
