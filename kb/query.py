@@ -42,17 +42,23 @@ MAX_QUERY_CHARS = 5_000
 #: no spelling suggestion or fuzzy expansion for longer "words"
 MAX_FUZZY_WORD = 40
 
-#: Words of a question that carry no topic: a concept made of one of them is
-#: optional (it ranks, it is never required), unless the query has nothing else.
+#: Words that carry no topic: question words ("what", "has", "said", "about") and the
+#: function words the index does not already drop ("against", "between", "all"): a
+#: concept made of one of them is optional (it ranks, it is never required), unless
+#: the query has nothing else.
 QUESTION_WORDS = frozenset("""
     what which who whom whose when where why how whether
     has had having do does did doing done was were been being am
     said say says saying tell tells told describe describes described
-    about regarding concerning on
-    there their they them its it's our my me i
+    about regarding concerning on against
+    there their theirs they them its it's our ours my me i he she his her hers him
     any some can could should would will shall may might must
     mention mentions mentioned discuss discusses discussed talk talks
-    document documents text texts
+    document documents text texts know find show give list way ways
+    above across after again all also among amongst because before below between
+    both but each either few further here into itself just more most no nor not now
+    off once only onto other out over own per same so such than then these those
+    through too under until up upon very while within without towards toward via
 """.split())
 
 Kind = Literal["word", "phrase", "wildcard", "fuzzy"]
@@ -682,7 +688,7 @@ def compound_forms(text: str, exists: object) -> list[Form]:
                 t = term(w + surf[i + 1])
                 if t and has(t):  # type: ignore[operator]
                     opts.append(([t], i + 2))
-        if len(w) >= 5 and _ALPHA.match(w):
+        if len(w) >= 4 and _ALPHA.match(w):
             for k in range(1, len(w) - 1):  # from one letter: "email" is "e-mail"
                 # a stop word is a part only where a hyphen joins it ("by-catch")
                 a, b = term(w[:k]) or _stop(w[:k]), term(w[k:]) or _stop(w[k:])
