@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from .analysis import fold, iter_terms
 from .errors import QueryError
-from .meta import symbol_base, symbol_query
+from .meta import symbol_query
 from .models import (
     Filters,
     Hit,
@@ -41,7 +41,6 @@ from .models import (
 from .query import (
     MAX_FUZZY_WORD,
     Concept,
-    Group,
     ParsedQuery,
     compound_forms,
     doc_pattern,
@@ -144,7 +143,7 @@ def _correct(engine: EngineReader, q: ParsedQuery, apply: bool
         found = engine.near_words(w, 2 if len(w) >= 5 else 1)
         cands = [(s, t, d, engine.frequency(t)) for s, t, d in found]
         rep, sug = choose_correction(c.text, cands)
-        at = _offset(q, c)
+        at = c.start  # offsets in the words are offsets in the text (clauses blanked)
         if rep is not None and apply:
             fixed_text = fixed_text[:at] + rep + fixed_text[at + len(c.text):]
             new = parse_word(rep, c)
@@ -160,12 +159,6 @@ def _correct(engine: EngineReader, q: ParsedQuery, apply: bool
             q = replace(q, phrase=parse(fixed_text).phrase)
         q = replace(q, text=fixed_text)
     return q, (fixed_text if replaced else None), (suggest_text if suggested else None)
-
-
-def _offset(q: ParsedQuery, c: Concept) -> int:
-    """Where concept ``c`` stands in the whole query text (its offsets are in the
-    query's words, the clauses blanked out: the same length)."""
-    return c.start
 
 
 def parse_word(word: str, like: Concept) -> Concept | None:
@@ -330,11 +323,6 @@ def _phrase_forms(q: ParsedQuery) -> list[tuple[str, ...]]:
         if c.kind == "phrase" or (c.kind == "word" and len(c.terms) > 1):
             out += [f for f in c.all_forms if len(f) > 1]
     return out
-
-
-def _has_symbol(p: Passage, symbol: str | None) -> bool:
-    """Is ``p`` a passage of the document with this symbol?"""
-    return bool(symbol and p.symbol and symbol_base(p.symbol).upper() == symbol)
 
 
 def make_hit(p: Passage, rank: int, score: float | None, hl_terms: Iterable[str],

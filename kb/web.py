@@ -56,7 +56,7 @@ from .render import header, human_size, json_text, safe, safe_line, section_labe
 
 if TYPE_CHECKING:
     from .api import KnowledgeBase
-    from .models import Facets, Hit, SearchResult
+    from .models import Facets, SearchResult
 
 log = logging.getLogger("kb.web")
 

@@ -48,10 +48,6 @@ from . import rankarrays  # noqa: E402
 _KEY = np.int64(1 << 34)
 
 
-#: an ``Or`` of more terms than this is summed sparsely (:meth:`Evaluation.terms_sum`)
-MANY_TERMS = 8
-
-
 class Unsupported(Exception):
     """An index the array ranker cannot read (not made of segments)."""
 
@@ -403,7 +399,6 @@ class Evaluation:
         acc = self._accumulator()
         for t in terms:
             touched = []
-            present = np.zeros(n, bool) if len(terms) <= MANY_TERMS else None
             for f, w in weights.items():
                 if w <= 0:
                     continue
@@ -474,7 +469,6 @@ class Evaluation:
         if not words:
             return None
         found = [{id(p): i for p, _, i in self._parts_of(w)} for w in words]
-        nw = len(words)
         out_docs, out_counts = [], []
         for p, base in self.rk.parts:
             idx = [f.get(id(p), -1) for f in found]

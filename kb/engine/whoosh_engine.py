@@ -16,7 +16,6 @@ is the version that :mod:`kb.store` names the file table after.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
