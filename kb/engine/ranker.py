@@ -844,7 +844,8 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
     if ident is not None:
         total = ident.count(in_full) if total > 1 else total
         n_partial = ident.count(in_partial) if n_partial > 1 else n_partial
-    candidates = np.union1d(in_full, in_partial) if partial and len(in_partial) else in_full
+    candidates = np.flatnonzero(full | partial_mask) if partial and len(in_partial) \
+        else in_full
     if ident is not None and len(candidates) > 1:
         if group or want is None:
             candidates = ident.collapse(candidates, key, rk.docrank)
