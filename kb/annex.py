@@ -54,6 +54,9 @@ class AnnexPassage:
     also_in: tuple[str, ...]  #: the same text in other files (citations relative to the corpus)
     #: the query words this passage does not hold (it matched some of them, not all)
     missing: tuple[str, ...] = ()
+    fingerprint: str = ""  #: what the passage says (:func:`kb.models.fingerprint`)
+    #: chosen with ``--allow-changed`` although its text changed: what had been picked
+    changed: str = ""
 
     @property
     def citation(self) -> str:
@@ -71,9 +74,24 @@ class AnnexPassage:
         return "Partial match, without: " + ", ".join(self.missing) if self.missing else None
 
     @property
+    def changed_line(self) -> str | None:
+        """``Changed since picked: …``: the text below is not what was chosen."""
+        if not self.changed:
+            return None
+        was = " ".join(self.changed.split())
+        was = was if len(was) <= 120 else was[:119].rstrip() + "…"
+        return f"Changed since picked (the reference named “{was}”); the text is as it stands now"
+
+    @property
     def notes(self) -> list[str]:
         """The lines printed under the citation."""
-        return [x for x in (self.missing_line, self.also_in_line) if x]
+        return [x for x in (self.changed_line, self.missing_line, self.also_in_line) if x]
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """What ``kb verify`` reads back: the passage, what it said, how it was cited."""
+        return {"id": self.id, "fingerprint": self.fingerprint, "citation": self.citation,
+                "file_citation": self.file_citation}
 
     def paragraphs(self) -> list[list[Run]]:
         """The text in paragraphs (split at blank lines; single newlines stay as line
@@ -138,6 +156,13 @@ class Annex:
     documents: tuple[AnnexDocument, ...]
 
     @property
+    def provenance(self) -> dict[str, Any]:
+        """The annex as ``kb verify`` reads it back (besides each passage's)."""
+        return {"kb_annex": PROVENANCE_VERSION, "title": self.title, "query": self.query,
+                "created": self.when.isoformat(timespec="seconds"),
+                "passages": self.passages}
+
+    @property
     def lines(self) -> list[str]:
         """The lines under the title: query, filters, when, counts."""
         out = []
@@ -169,6 +194,17 @@ class Annex:
 
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
+#: the version of the machine-readable provenance annexes carry (:mod:`kb.verify`)
+PROVENANCE_VERSION = 1
+
+
+def provenance_json(data: dict[str, Any]) -> str:
+    """Provenance as one line of JSON that an HTML or Markdown comment can hold: no
+    ``--`` and no ``>`` (escaped as ``\\u002d\\u002d`` and ``\\u003e``)."""
+    import json
+
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("--", "\\u002d\\u002d").replace(">", "\\u003e").replace("<", "\\u003c")
 
 
 def _ordinal(h: Hit) -> int:
@@ -243,7 +279,8 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
                 symbol_citation=h.symbol_citation,
                 file_citation=citation(h.doc, h.line_start, h.line_end, h.page, h.paragraph),
                 also_in=tuple(_relative(c, prefix) for c in h.also_in),
-                missing=tuple(_one_line(w) for w in h.missing_terms)))
+                missing=tuple(_one_line(w) for w in h.missing_terms),
+                fingerprint=h.fingerprint, changed=h.changed))
         first = hs[0][1]
         documents.append(AnnexDocument(doc=first.doc, title=_one_line(first.title),
                                        symbol=first.symbol, date=first.date,
@@ -284,8 +321,10 @@ def write_md(annex: Annex, out: IO[str]) -> None:
                 out.write(f"### {p.heading}\n\n")
             out.write(_md_quote(p.paragraphs()) + "\n\n")
             out.write(f"— {p.citation}\n\n")
+            out.write(f"<!-- kb:passage {provenance_json(p.provenance)} -->\n\n")
             for note in p.notes:
                 out.write(f"{note}\n\n")
+    out.write(f"<!-- kb:annex {provenance_json(annex.provenance)} -->\n")
 
 
 # --------------------------------------------------------------------------- HTML
@@ -306,7 +345,9 @@ def write_html(annex: Annex, out: IO[str]) -> None:
     """The annex as one self-contained, escaped HTML page (same layout as the others)."""
     e = html.escape
     out.write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
-    out.write(f"<title>{e(annex.title)}</title>\n<style>{_CSS}</style></head><body>\n")
+    out.write(f"<title>{e(annex.title)}</title>\n<style>{_CSS}</style>\n")
+    out.write(f"<meta name=\"kb-annex\" content=\"{e(provenance_json(annex.provenance))}\">\n"
+              "</head><body>\n")
     out.write(f"<h1>{e(annex.title)}</h1>\n")
     for line in annex.lines:
         out.write(f"<p class=\"meta\">{e(line)}</p>\n")
@@ -317,7 +358,8 @@ def write_html(annex: Annex, out: IO[str]) -> None:
             if p.heading is not None:
                 out.write(f"<h3>{e(p.heading)}</h3>\n")
             paras = "".join(f"<p>{_html_runs(r)}</p>" for r in p.paragraphs())
-            out.write(f"<blockquote id=\"{e(p.ref)}\">{paras}</blockquote>\n")
+            out.write(f"<blockquote id=\"{e(p.ref)}\" data-kb-passage=\""
+                      f"{e(provenance_json(p.provenance))}\">{paras}</blockquote>\n")
             out.write(f"<p class=\"cite\">— {e(p.citation)}</p>\n")
             for note in p.notes:
                 out.write(f"<p class=\"also\">{e(note)}</p>\n")
@@ -430,9 +472,47 @@ def write_docx(annex: Annex, out: IO[bytes]) -> None:
             add("Annex Citation", f"— {p.citation}")
             for note in p.notes:
                 add("Annex Citation", note)
+    _docx_provenance(doc, annex)
     buf = io.BytesIO()
     doc.save(buf)
     out.write(buf.getvalue())
+
+
+#: a custom property holds at most this many characters of the passages' provenance
+_PROP_CHUNK = 30_000
+
+
+def _docx_provenance(doc: Any, annex: Annex) -> None:
+    """The provenance as the document's custom properties (File › Properties › Custom
+    in Word): ``kb.annex`` (the annex), ``kb.passages.1``, ``kb.passages.2`` … (the
+    passages' JSON list, in pieces)."""
+    import json
+
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from xml.sax.saxutils import escape
+
+    passages = json.dumps([p.provenance for d in annex.documents for p in d.passages],
+                          ensure_ascii=True, separators=(",", ":"))
+    props = [("kb.annex", json.dumps(annex.provenance, ensure_ascii=True,
+                                     separators=(",", ":")))]
+    for k in range(0, max(len(passages), 1), _PROP_CHUNK):
+        props.append((f"kb.passages.{k // _PROP_CHUNK + 1}", passages[k:k + _PROP_CHUNK]))
+    fmtid = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
+    items = "".join(
+        f'<property fmtid="{fmtid}" pid="{i}" name="{escape(name)}">'
+        f"<vt:lpwstr>{escape(value)}</vt:lpwstr></property>"
+        for i, (name, value) in enumerate(props, start=2))
+    xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+           '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+           'custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/'
+           f'2006/docPropsVTypes">{items}</Properties>')
+    package = doc.part.package
+    part = Part(PackURI("/docProps/custom.xml"),
+                "application/vnd.openxmlformats-officedocument.custom-properties+xml",
+                xml.encode("utf-8"), package)
+    package.relate_to(part, RT.CUSTOM_PROPERTIES)
 
 
 def _docx_run(p: Any, text: str, bold: bool) -> None:

@@ -95,6 +95,11 @@ class Shown:
 
     named: list[Passage]  #: the passages the references name, in the order given
     passages: list[Passage]  #: those and their context, in order, each once
+    #: one line per pinned reference whose text moved ("… is now at …")
+    notes: list[str] = field(default_factory=list)
+    #: passage id -> what the reference had picked, for passages shown although their
+    #: text changed since (``allow_changed``)
+    changed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -505,15 +510,25 @@ class KnowledgeBase:
         with self._using() as gen:
             return self._resolver(gen).resolve(ref)  # type: ignore[no-any-return]
 
-    def show(self, refs: list[str] | tuple[str, ...], context: int = 0) -> Shown:
+    def show(self, refs: list[str] | tuple[str, ...], context: int = 0,
+             allow_changed: bool = False) -> Shown:
         """``kb show``: the passages the references name, and with ``context`` up to
-        that many passages before and after each, in order, each passage once."""
+        that many passages before and after each, in order, each passage once.
+
+        A reference pinned to the text it named (``report.txt#21@29ktg6``, see
+        :mod:`kb.refs`) whose text moved names it where it is now (:attr:`Shown.notes`
+        says so); one whose text changed stops everything (:class:`ReferenceChanged`),
+        unless ``allow_changed``: then what stands there now is shown, marked."""
         named: list[Passage] = []
         shown: list[Passage] = []
         seen: set[str] = set()
         with self._using() as gen:
             res = self._resolver(gen)
-            for run in res.resolve_many(list(refs)):
+            checked = self._checked(res, refs, allow_changed)
+            for c in checked:
+                run = list(c.passages)
+                if not run:
+                    continue
                 named += [p for p in run if p.id not in {q.id for q in named}]  # a few at most
                 doc = res._passages(run[0].doc)
                 lo, hi = run[0].ordinal - context, run[-1].ordinal + context
@@ -521,37 +536,72 @@ class KnowledgeBase:
                     if lo <= p.ordinal <= hi and p.id not in seen:
                         seen.add(p.id)
                         shown.append(p)
-        return Shown(named=named, passages=shown)
+        return Shown(named=named, passages=shown, notes=self._moved_notes(checked),
+                     changed={p.id: c.changed for c in checked if c.changed
+                              for p in c.passages})
 
-    def chosen(self, refs: list[str] | tuple[str, ...]) -> SearchResult:
+    def _checked(self, res: Any, refs: list[str] | tuple[str, ...] | list[tuple[str, str | None,
+                 str]], allow_changed: bool) -> list[Any]:
+        """The references resolved and checked (:meth:`kb.refs.Resolver.resolve_many`);
+        changed ones refused unless ``allow_changed`` (then kept, with what stands there
+        now, or dropped when nothing does)."""
+        from .refs import ReferenceChanged
+
+        checked = res.resolve_many(list(refs))
+        changed = [c for c in checked if c.changed]
+        if changed and not allow_changed:
+            raise ReferenceChanged(changed, self._prefix())
+        return checked
+
+    def _moved_notes(self, checked: list[Any]) -> list[str]:
+        from .models import citation
+
+        prefix = self._prefix()
+        out = []
+        for c in checked:
+            if c.moved:
+                p = c.passages[0]
+                out.append(f"{c.reference}: its text is now at {p.id} ("
+                           f"{citation(p.doc, p.line_start, p.line_end, p.page, p.paragraph, prefix)})")
+        return out
+
+    def chosen(self, refs: list[str] | tuple[str, ...], allow_changed: bool = False
+               ) -> SearchResult:
         """``kb export --ids``: the passages the references name, as hits ranked 1..n in
-        the order given (each passage once); no query, the filter "chosen passages".
+        the order given (each passage once, with the other files holding its text in
+        ``also_in``); no query, the filter "chosen passages".  Pinned references are
+        checked as :meth:`show` checks them; moved ones are exported where they are
+        now (``SearchResult.notes`` says so).
 
-        :raises PassageNotFound, AmbiguousReference: as :meth:`resolve`, before anything
-            is returned.
+        :raises PassageNotFound, AmbiguousReference, ReferenceChanged: as :meth:`show`,
+            before anything is returned.
         """
         import time
 
         t0 = time.perf_counter()
         with self._using() as gen:
-            passages = [p for run in self._resolver(gen).resolve_many(list(refs)) for p in run]
-        return self._selection(passages, [0.0] * len(passages), "", None,
-                               ("chosen passages",), t0)
+            res = self._resolver(gen)
+            checked = self._checked(res, refs, allow_changed)
+            return self._selection(gen, checked, [0.0] * len(checked), "", None,
+                                   ("chosen passages",), t0)
 
-    def from_results(self, source: str | os.PathLike[str], text: str | None = None
-                     ) -> SearchResult:
+    def from_results(self, source: str | os.PathLike[str], text: str | None = None,
+                     allow_changed: bool = False) -> SearchResult:
         """``kb export --from FILE``: the hits of a saved ``kb search --format json`` (or
         ``kb export --format json``, or ``jsonl``), perhaps edited by hand (hits deleted
         or reordered), each found again by its ``id`` (else its ``ref``, else its
-        ``citation``), ranked 1..n in the file's order, with the saved query and filters.
-        ``text``: the file's content, already read (``source`` then only names it).
+        ``citation``) and checked against what it named (its ``fingerprint``, else its
+        saved ``text``), ranked 1..n in the file's order, with the saved query and
+        filters.  ``text``: the file's content, already read (``source`` then only names it).
 
         :raises KbError: the file cannot be read, is not kb's JSON, or a hit has no id;
-        :raises PassageNotFound: an id (ref, citation) in it names no passage.
+        :raises PassageNotFound: an id (ref, citation) in it names no passage and its
+            text is nowhere;
+        :raises ReferenceChanged: saved hits whose text changed (unless ``allow_changed``).
         """
         import time
 
-        from .refs import saved_hits
+        from .refs import ReferenceChanged, saved_hits
 
         t0 = time.perf_counter()
         name = os.fspath(source)
@@ -563,21 +613,28 @@ class KnowledgeBase:
             except OSError as e:
                 raise KbError(f"cannot read {name}: {e.strerror or e}") from None
         saved = saved_hits(text, name)
-        passages, scores = [], []
+        checked, scores = [], []
         with self._using() as gen:
             res = self._resolver(gen)
-            for key, score in saved.hits:
-                try:
-                    run = res.resolve(key)
-                except PassageNotFound as e:
-                    raise PassageNotFound(f"{name}: {e}") from None
-                passages += run
-                scores += [score] * len(run)
-        return self._selection(passages, scores, saved.query, saved.corrected_query,
-                               saved.filters, t0)
+            for key, score, pin, picked in saved.hits:
+                if pin is None:
+                    try:
+                        checked += res.resolve_many([key])
+                    except PassageNotFound as e:
+                        raise PassageNotFound(f"{name}: {e}") from None
+                else:
+                    base = key.rpartition("@")[0] if "@" in key else key
+                    checked.append(res.check(base, pin, picked or None))
+                scores.append(score)
+            changed = [c for c in checked if c.changed]
+            if changed and not allow_changed:
+                raise ReferenceChanged(changed, self._prefix())
+            return self._selection(gen, checked, scores, saved.query, saved.corrected_query,
+                                   saved.filters, t0)
 
-    def _selection(self, passages: list[Passage], scores: list[float], query: str,
-                   corrected: str | None, filters: tuple[str, ...], t0: float) -> SearchResult:
+    def _selection(self, gen: _store.Generation, checked: list[Any], scores: list[float],
+                   query: str, corrected: str | None, filters: tuple[str, ...],
+                   t0: float) -> SearchResult:
         import dataclasses
         import time
 
@@ -586,15 +643,17 @@ class KnowledgeBase:
         prefix = self._prefix()
         hits: list[Hit] = []
         seen: set[str] = set()
-        for p, score in zip(passages, scores):
-            if p.id in seen:
-                continue
-            seen.add(p.id)
-            hits.append(dataclasses.replace(passage_hit(p, prefix), rank=len(hits) + 1,
-                                            score=score))
+        for c, score in zip(checked, scores):
+            for p in c.passages:
+                if p.id in seen:
+                    continue
+                seen.add(p.id)
+                hits.append(dataclasses.replace(
+                    passage_hit(p, prefix, gen.engine.also(p)), rank=len(hits) + 1,
+                    score=score, changed=c.changed))
         return SearchResult(query=query, total=len(hits), hits=tuple(hits),
                             elapsed=time.perf_counter() - t0, corrected_query=corrected,
-                            filters=filters)
+                            filters=filters, notes=tuple(self._moved_notes(checked)))
 
     def passages(self) -> list[Passage]:
         """Every passage, in document order."""
@@ -603,10 +662,27 @@ class KnowledgeBase:
         out.sort(key=lambda p: (p.doc, p.ordinal))
         return out
 
+    def verify(self, annex: str | os.PathLike[str], fmt: str | None = None) -> Any:
+        """``kb verify``: every passage an annex kb wrote quotes, checked against the
+        folder as it is now (:func:`kb.verify.verify`): a :class:`kb.verify.Report`.
+
+        :raises KbError: the file is no annex kb wrote, is damaged, or cites none of
+            this folder's documents.
+        """
+        from .verify import read_annex, verify
+
+        annexed, unread = read_annex(Path(annex), fmt)
+        with self._using() as gen:
+            report = verify(annexed, self._resolver(gen), self._prefix())
+        report.unread = unread
+        return report
+
     def hit_for(self, p: Passage) -> Hit:
+        """A passage as a hit (no query), with the other files holding its text."""
         from .search import passage_hit
 
-        return passage_hit(p, self._prefix())
+        with self._using() as gen:
+            return passage_hit(p, self._prefix(), gen.engine.also(p))
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents, by id; a file with exactly the same content (bytes)

@@ -8,6 +8,7 @@ shows it), 130 interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -252,7 +253,12 @@ class KbGroup(click.Group):
         except KbError as e:
             if _debug():
                 raise
-            _fail(_advise(f"Error: {e}"))
+            lines = getattr(e, "lines", None)
+            if lines:  # one line per item (changed references): each made safe
+                for line in [f"Error: {lines[0]}", *lines[1:]]:
+                    _fail(line)
+            else:
+                _fail(_advise(f"Error: {e}"))
             sys.exit(EXIT_ERROR)
         except BrokenPipeError:
             # the reader went away (`kb search ... | head`): not an error
@@ -582,6 +588,9 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
 @click.option("--from", "from_file", metavar="FILE",
               help="Export the hits of a saved `kb search --format json` (perhaps edited: "
                    "hits deleted or reordered); - reads it from stdin.")
+@click.option("--allow-changed", is_flag=True,
+              help="--ids/--from: export the current text of passages changed since they "
+                   "were picked (marked \"changed since picked\"), instead of stopping.")
 @filter_options
 @click.option("--partial", is_flag=True,
               help="Also export the passages that hold only some of the query's words "
@@ -592,9 +601,9 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
 @location_options
 def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: str,
            force: bool, limit: int | None, offset: int, group: bool, ids: bool,
-           from_file: str | None, doc: str | None, section: str | None,
-           since: dt.date | None, until: dt.date | None, partial: bool, no_correct: bool,
-           no_update: bool, corpus: str | None,
+           from_file: str | None, allow_changed: bool, doc: str | None,
+           section: str | None, since: dt.date | None, until: dt.date | None,
+           partial: bool, no_correct: bool, no_update: bool, corpus: str | None,
            index_: str | None) -> int:
     """Export matched passages (all of them) as a briefing annex or data.
 
@@ -606,7 +615,7 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
     error) or from --format.  The file is written atomically and never
     overwrites an existing file without --force.
 
-    With --ids the words are references to passages (the [29ktg6] refs of
+    With --ids the words are references to passages (the [9aqqcf] refs of
     text results, passage ids, citations as printed; quote those with spaces)
     and only those passages are exported, in the order given.  With --from
     FILE the hits of a saved `kb search --format json` are exported, in the
@@ -618,7 +627,7 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
       kb export "bystander intervention" -o annex.html
       kb export harassment -online --format csv -o hits.csv
       kb export --format jsonl -o - | head
-      kb export --ids 29ktg6 zuaw36 'S/RES/2771 (2025) ¶ 20' -o annex.md
+      kb export --ids 9aqqcf 4493ey 'S/RES/2771 (2025) ¶ 20' -o annex.md
       kb search retaliation -n 30 --format json > hits.json   # edit, then:
       kb export --from hits.json -o annex.html
     """
@@ -649,13 +658,15 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
     kb = _kb(corpus, index_)
     _ensure_index(kb, no_update)
     text = " ".join(query).strip()
+    if allow_changed and not (ids or from_file is not None):
+        raise click.UsageError("--allow-changed is for chosen passages (--ids, --from)")
     if ids:
-        result = kb.chosen(query)
+        result = kb.chosen(query, allow_changed=allow_changed)
     elif from_file is not None:
         if from_file == "-":
-            result = kb.from_results("stdin", sys.stdin.read())
+            result = kb.from_results("stdin", sys.stdin.read(), allow_changed=allow_changed)
         else:
-            result = kb.from_results(from_file)
+            result = kb.from_results(from_file, allow_changed=allow_changed)
     elif text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
                            since=since, until=until, correct=not no_correct,
@@ -671,6 +682,8 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
     else:
         result = kb.export_passages(limit, offset, doc=doc, section=section, since=since,
                                     until=until)
+    for note in result.notes:
+        _err(f"Moved: {note}")
     code = _promise_exit(EXIT_OK if result.hits else EXIT_NO_RESULTS)
     if out_path is None:
         from .render import SafeWriter
@@ -700,7 +713,7 @@ def _check_selection(query: tuple[str, ...], ids: bool, from_file: str | None,
                                "or a saved result")
     if ids and not query:
         raise click.UsageError("--ids needs at least one REF, e.g. "
-                               "`kb export --ids 29ktg6 zuaw36 -o annex.md`")
+                               "`kb export --ids 9aqqcf 4493ey -o annex.md`")
     if from_file is not None and query:
         raise click.UsageError(f"--from exports the hits saved in {from_file}; it cannot be "
                                f"combined with a query ({' '.join(query)})")
@@ -717,26 +730,37 @@ def _check_selection(query: tuple[str, ...], ids: bool, from_file: str | None,
               help="Also show N passages before and after.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@click.option("--allow-changed", is_flag=True,
+              help="Show what stands now where a pinned REF's text changed (marked), "
+                   "instead of stopping.")
 @location_options
-def show(refs: tuple[str, ...], context: int, fmt: str, corpus: str | None,
-         index_: str | None) -> None:
+def show(refs: tuple[str, ...], context: int, fmt: str, allow_changed: bool,
+         corpus: str | None, index_: str | None) -> None:
     """Show passages in full, with their citations.
 
     REF is anything kb prints for a passage: the short reference of text
-    results (29ktg6), a passage id (report.txt#21), or a citation as printed
-    (corpus/report.txt:72, report.pdf p. 7 ¶ 20, S/RES/2771 (2025) ¶ 20).
-    Quote a citation that holds spaces or brackets.
+    results (9aqqcf, which names that text wherever it now stands), a passage
+    id (report.txt#21), or a citation as printed (corpus/report.txt:72,
+    report.pdf p. 7 ¶ 20, S/RES/2771 (2025) ¶ 20).  Pin an id or citation to
+    the text it named with @ and the passage's ref or fingerprint
+    (report.txt#21@9aqqcf): if that text moved, kb shows it where it is now and
+    says so; if it changed, kb stops and says what was picked and what is
+    there now.  Quote a citation that holds spaces or brackets.
 
     \b
     Examples:
-      kb show 29ktg6
+      kb show 9aqqcf
       kb show making-zero-tolerance-a-reality-2022.txt#21 --context 2
       kb show 'corpus/making-zero-tolerance-a-reality-2022.txt:72' --format json
       kb show 'S/RES/2771 (2025), ¶ 20' 'UNW/2025/1, ¶ 9, p. 18'
     """
     kb = _kb(corpus, index_)
-    shown = kb.show(refs, context)
-    hits = [kb.hit_for(p) for p in shown.passages]
+    _ensure_index(kb)  # references name what the folder says now
+    shown = kb.show(refs, context, allow_changed=allow_changed)
+    for note in shown.notes:
+        _err(f"Moved: {note}")
+    hits = [dataclasses.replace(h, changed=shown.changed.get(h.id, ""))
+            for h in (kb.hit_for(p) for p in shown.passages)]
     named = [p.id for p in shown.named]
     if fmt == "json":
         from .render import json_text
@@ -747,6 +771,50 @@ def show(refs: tuple[str, ...], context: int, fmt: str, corpus: str | None,
     from .render import passages_text
 
     click.echo(passages_text(hits, focus=set(named)), nl=False)
+
+
+@cli.command(short_help="Check an annex against the folder: unchanged, moved, changed, gone.")
+@click.argument("annex", metavar="ANNEX")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--annex-format", type=click.Choice(["docx", "md", "html", "json", "jsonl", "csv"]),
+              default=None, help="The annex's format (default: from its extension).")
+@location_options
+def verify(annex: str, fmt: str, annex_format: str | None, corpus: str | None,
+           index_: str | None) -> int:
+    """Check that what an annex quotes is still what the folder says.
+
+    Reads an annex kb wrote (docx, md, html, json, jsonl, csv) and checks every
+    passage it cites against the folder as it is now: unchanged; moved (the
+    same text elsewhere: its new citation); changed (the place cited holds
+    other text: a word-level diff, [-as quoted-] {+as now+}); gone; or edited
+    (the source is as exported, but the annex's own text was changed by hand).
+    One line per passage and a summary.  Exit code 0 only when every passage
+    is unchanged, 1 otherwise, 2 when the file is no annex of this folder.
+
+    \b
+    Examples:
+      kb verify annex.docx
+      kb verify hits.csv --format json
+    """
+    kb = _kb(corpus, index_)
+    _ensure_index(kb)  # the folder as it is now (a few changes: updated first)
+    report = kb.verify(annex, annex_format)
+    if fmt == "json":
+        from .render import json_text
+
+        click.echo(json_text(report.to_dict(), indent=2))
+    else:
+        from .render import safe_line
+
+        width = max(len(v.status) for v in report.verdicts)
+        for v in report.verdicts:
+            detail = f"  {v.detail}" if v.detail else ""
+            if v.status == "changed" and v.now:
+                detail = f"  now {v.now}:{detail}"
+            click.echo(safe_line(f"{v.status:<{width}}  {v.cited}{detail}"))
+        click.echo(safe_line(report.summary()))
+    return EXIT_OK if report.ok else EXIT_NO_RESULTS
 
 
 @cli.command(short_help="Where things are, what is indexed, changed or skipped.")

@@ -36,9 +36,8 @@ from .render import json_text
 #: (the UN citation, when there is one, before the file's: citations lead with the symbol)
 CSV_FIELDS = ("rank", "score", "id", "doc", "title", "date", "section", "heading_path",
               "line_start", "line_end", "page", "paragraph", "symbol", "symbol_citation",
-              "citation", "path", "more_in_doc", "ref", "also_in", "match", "missing_terms",
-              "highlights",
-              "snippet", "text")
+              "citation", "path", "more_in_doc", "ref", "fingerprint", "changed", "also_in", "match",
+              "missing_terms", "highlights", "snippet", "text")
 #: how list fields are written in one CSV cell
 HEADING_SEP = " › "
 LIST_SEP = "; "

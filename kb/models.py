@@ -108,6 +108,16 @@ class Passage:
     format: str = "text"
     symbol: str | None = None  #: the document's UN symbol (indexed as ``symbol:``)
 
+    @property
+    def fingerprint(self) -> str:
+        """What the passage says, as 13 letters and digits (:func:`fingerprint`)."""
+        return fingerprint(self.text)
+
+    @property
+    def ref(self) -> str:
+        """Its short reference (:func:`short_ref`)."""
+        return self.fingerprint[:REF_LENGTH]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["heading_path"] = list(self.heading_path)
@@ -193,19 +203,33 @@ _REF_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 REF_LENGTH = 6
 
 
-def short_ref(passage_id: str) -> str:
-    """A passage's short reference, as printed by ``kb search`` and typed back to
-    ``kb show`` / ``kb export --ids``: 6 letters and digits taken from a hash of
-    the passage id (stable for as long as the id is: same file, same passage)."""
-    import hashlib
+#: the letters of a fingerprint: 64 bits in base 31
+FINGERPRINT_LENGTH = 13
 
-    n = int.from_bytes(hashlib.blake2b(passage_id.encode("utf-8", "surrogatepass"),
-                                       digest_size=8).digest(), "big")
+
+def fingerprint(text: str) -> str:
+    """A passage's content fingerprint: the 64-bit key of its normalised text
+    (:func:`kb.dedup.text_key`: case, punctuation, spacing and Unicode forms do not
+    count, words, numbers and their order do), as 13 letters and digits.  Identical
+    passages share it; an edited one gets another.  References carry it, so that
+    what a reference names can be checked, and found again where it moved."""
+    from .dedup import text_key
+
+    n = text_key(text) & 0xFFFF_FFFF_FFFF_FFFF
     out = []
-    for _ in range(REF_LENGTH):
+    for _ in range(FINGERPRINT_LENGTH):
         n, r = divmod(n, len(_REF_ALPHABET))
         out.append(_REF_ALPHABET[r])
     return "".join(out)
+
+
+def short_ref(text: str) -> str:
+    """A passage's short reference, as printed by ``kb search`` (``[29ktg6]``) and typed
+    back to ``kb show`` / ``kb export --ids``: the first 6 letters of its
+    :func:`fingerprint`.  It names the passage's *text*: after the file is edited it
+    still finds that text wherever it now stands, and names nothing once the text is
+    gone; identical passages share it."""
+    return fingerprint(text)[:REF_LENGTH]
 
 
 def symbol_citation(symbol: str | None, page: int | None, paragraph: str | None) -> str | None:
@@ -248,12 +272,17 @@ class Hit:
     symbol: str | None = None  #: the document's UN symbol
     #: the UN citation (:func:`symbol_citation`) when the document has a symbol
     symbol_citation: str | None = None
-    ref: str = ""  #: the short reference (:func:`short_ref`)
+    ref: str = ""  #: the short reference (:func:`short_ref`): the fingerprint's first letters
     #: citations of the same passage text in other files (identical passages are one hit)
     also_in: tuple[str, ...] = ()
     #: "full": the passage's own text or section holds every part of the query;
     #: "partial": only some (``missing_terms`` names the others)
     match: str = "full"
+    #: what the passage says (:func:`fingerprint`): ``kb verify`` and ``--from`` check it
+    fingerprint: str = ""
+    #: a chosen passage whose text is no longer what was picked (``--allow-changed``):
+    #: what the reference named then ("" when unchanged)
+    changed: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -313,6 +342,8 @@ class SearchResult:
     partial: int = 0
     #: the index terms the query matched: what is highlighted beyond the snippets
     terms: tuple[str, ...] = ()
+    #: chosen passages: one line per reference whose text was found elsewhere
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         extra = {"facets": self.facets.to_dict()} if self.facets is not None else {}

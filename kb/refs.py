@@ -25,6 +25,17 @@ passage ids that hash to the same short reference) is an
 one that names nothing is a :class:`~kb.errors.PassageNotFound` naming the
 closest match.  Both are one-line errors.
 
+**What a reference names stays true.**  A short reference is the first letters of
+the passage's content fingerprint (:func:`kb.models.fingerprint`): it names that
+*text*, wherever it now stands, and nothing once the text is gone.  A reference may
+carry the fingerprint of what it named when it was made, ``report.txt#21@29ktg6``
+(the short ref or the whole fingerprint after ``@``): :meth:`Resolver.check` then
+finds that text at the place named, or elsewhere in the folder (moved, renumbered,
+renamed: :attr:`Checked.moved`), or reports it changed or gone
+(:attr:`Checked.changed`) — it never hands back other text silently.  Saved hits
+(``--from``) and web annexes carry their fingerprints; a saved hit without one is
+checked against its saved text.
+
 ``--from`` files (:func:`saved_hits`) are read here too: a saved
 ``kb search``/``kb export --format json`` (or ``jsonl``), possibly edited by hand.
 """
@@ -40,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import AmbiguousReference, KbError, PassageNotFound
-from .models import REF_LENGTH, Passage, short_ref
+from .models import FINGERPRINT_LENGTH, REF_LENGTH, Passage, citation, fingerprint
 
 if TYPE_CHECKING:
     from .engine import EngineReader
@@ -59,6 +70,36 @@ _CITATION = re.compile(
     r"\s*", re.IGNORECASE)
 #: at most this many candidates are named in an error
 _LIST_MAX = 5
+#: ``REFERENCE@PIN``: the fingerprint (or its first letters) of what the reference named
+_PIN = re.compile(rf"^(?P<ref>.+?)\s*@(?P<pin>[{'23456789abcdefghjkmnpqrstuvwxyz'}]"
+                  rf"{{{REF_LENGTH},{FINGERPRINT_LENGTH}}})$")
+
+
+def split_pin(text: str) -> tuple[str, str | None]:
+    """``("report.txt#21", "29ktg6")`` for ``report.txt#21@29ktg6``; ``(text, None)``
+    for a reference without a pin."""
+    m = _PIN.match(text.strip())
+    if m is None:
+        return text, None
+    return m.group("ref"), m.group("pin")
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What a pinned reference (one that carries the fingerprint of what it named) names
+    now (:meth:`Resolver.check`)."""
+
+    reference: str  #: as given, without its pin
+    passages: tuple[Passage, ...]  #: what it names now: the picked text, or what stands there
+    #: the picked text was found elsewhere: where it was looked for (the reference given)
+    moved: bool = False
+    #: the picked text is nowhere in the folder: what was picked (its text or excerpt when
+    #: known, else its fingerprint); "" when found
+    changed: str = ""
+
+    @property
+    def gone(self) -> bool:
+        return bool(self.changed) and not self.passages
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +160,23 @@ class Resolver:
         except _Miss as e:
             raise PassageNotFound(e.message) from None
 
-    def resolve_many(self, refs: Sequence[str]) -> list[list[Passage]]:
-        """Each reference resolved, in order.  A citation typed without quotes
-        arrives as several words (``report.pdf p. 7 ¶ 20``): a word that names
-        nothing is tried together with the words after it."""
-        out: list[list[Passage]] = []
+    def resolve_many(self, refs: Sequence[str]) -> list[Checked]:
+        """Each reference resolved, in order; a pinned one checked (:meth:`check`: it
+        may come back moved or changed, never silently other text).  A citation typed
+        without quotes arrives as several words (``report.pdf p. 7 ¶ 20``): a word
+        that names nothing is tried together with the words after it."""
+        out: list[Checked] = []
         i = 0
         while i < len(refs):
             try:
-                out.append(self._resolve(refs[i]))
+                out.append(self._checked(refs[i]))
                 i += 1
                 continue
             except _Miss as e:
                 first = e
             for j in range(len(refs), i + 1, -1):
                 try:
-                    out.append(self._resolve(" ".join(refs[i:j])))
+                    out.append(self._checked(" ".join(refs[i:j])))
                 except (_Miss, KbError):
                     continue
                 i = j
@@ -143,10 +185,22 @@ class Resolver:
                 raise PassageNotFound(first.message)
         return out
 
+    def _checked(self, raw: str) -> Checked:
+        base, pin = split_pin(_clean(raw))
+        if pin is None:
+            return Checked(raw, tuple(self._resolve(raw)))
+        return self.check(base, pin)
+
     # -- the forms -------------------------------------------------------------
 
     def _resolve(self, raw: str) -> list[Passage]:
         text = _clean(raw)
+        base, pin = split_pin(text)
+        if pin is not None:
+            c = self.check(base, pin)
+            if c.changed:
+                raise ReferenceChanged([c], self.prefix)
+            return list(c.passages)
         if not text:
             raise _Miss("an empty reference; give a ref such as 29ktg6, a passage id "
                         "(report.txt#3) or a citation as kb prints it")
@@ -190,17 +244,50 @@ class Resolver:
     def _by_ref(self, text: str) -> list[Passage]:
         ref = text.lower()
         found = self.engine.by_ref(ref) if set(ref) <= set(_REF_CHARS) else []
-        if len(found) == 1:
-            return found
+        if len({p.fingerprint for p in found}) == 1:
+            # one text (identical copies share it): the first copy stands for them all
+            return [min(found, key=lambda p: (p.doc, p.ordinal))]
         if found:
             raise AmbiguousReference(
                 f"the reference {ref} names {len(found)} passages: "
-                f"{', '.join(p.id for p in found)}; give one of these ids instead")
+                f"{', '.join(f'{p.id}@{p.fingerprint}' for p in found)}; give one of "
+                "these instead")
         near = self._near_refs(ref)
-        hint = (f" (closest: {', '.join(f'{short_ref(p.id)} = {p.id}' for p in near)})"
+        hint = (f" (closest: {', '.join(f'{p.ref} = {p.id}' for p in near)})"
                 if near else "")
-        raise _Miss(f"no passage has the reference {text}{hint}; refs are the 6-letter "
-                    "codes `kb search` prints before each title")
+        raise _Miss(f"no passage has the reference {text}{hint}: its text changed or is gone "
+                    "since it was printed, or it is mistyped (refs are the 6-letter codes "
+                    "`kb search` prints before each title)")
+
+    def by_fingerprint(self, pin: str) -> list[Passage]:
+        """The passages whose fingerprint starts with ``pin`` (a whole fingerprint or a
+        short ref), by document and place."""
+        found = self.engine.by_ref(pin[:REF_LENGTH]) if set(pin) <= set(_REF_CHARS) else []
+        return sorted((p for p in found if p.fingerprint.startswith(pin)),
+                      key=lambda p: (p.doc, p.ordinal))
+
+    def check(self, ref: str, pin: str, picked: str | None = None) -> Checked:
+        """What ``ref`` names now, checked against ``pin``, the fingerprint (or short
+        ref) of what it named when it was made; ``picked``: that text, when known (a
+        saved hit's).  The passage named is kept when it still says the same; else the
+        same text elsewhere in the folder (moved, renumbered, the file renamed) is
+        taken; else the answer says it changed and names what stands there now."""
+        try:
+            now = self._resolve(ref)
+        except _Miss:
+            now = []
+        same = [p for p in now if p.fingerprint.startswith(pin)]
+        if same:
+            return Checked(ref, tuple(same))
+        elsewhere = self.by_fingerprint(pin)
+        if elsewhere:
+            return Checked(ref, (elsewhere[0],), moved=True)
+        if picked and now:
+            # the picked text edited: most like it in the document, where it may have moved
+            near = closest(picked, self._passages(now[0].doc))
+            if near is not None:
+                now = [near]
+        return Checked(ref, tuple(now), changed=picked or f"the text with fingerprint {pin}")
 
     def _near_refs(self, ref: str) -> list[Passage]:
         """Passages whose ref is one typo away (a letter changed, swapped, missing or extra)."""
@@ -363,11 +450,62 @@ class Resolver:
         return f" (the nearest passage is {p.id}, lines {p.line_start}{end})"
 
     def _ambiguous(self, text: str, ps: list[Passage]) -> AmbiguousReference:
-        shown = ", ".join(f"{short_ref(p.id)} ({p.id})" for p in ps[:_LIST_MAX])
+        shown = ", ".join(f"{p.ref} ({p.id})" for p in ps[:_LIST_MAX])
         more = f" and {len(ps) - _LIST_MAX} more" if len(ps) > _LIST_MAX else ""
         return AmbiguousReference(
             f"{text} names {len(ps)} passages in different places: {shown}{more}; "
             "give one of these refs instead")
+
+
+class ReferenceChanged(KbError):
+    """References whose text changed since they were made: one line per passage, what
+    was picked and what is there now (``--allow-changed`` exports the current text,
+    marked)."""
+
+    def __init__(self, changed: list[Checked], prefix: str = "") -> None:
+        self.changed = changed
+        lines = [f"{len(changed)} chosen passage{'s' * (len(changed) != 1)} changed since "
+                 "picked (--allow-changed exports the current text, marked):"]
+        lines += [change_line(c, prefix) for c in changed]
+        self.lines = lines  #: what the CLI prints, a line each
+        super().__init__("\n".join(lines))
+
+
+def change_line(c: Checked, prefix: str = "") -> str:
+    """``report.txt#21: picked “Beta …”, now “Alpha …” (corpus/report.txt:4)`` or
+    ``… now gone``."""
+    picked = _excerpt(c.changed)
+    if not c.passages:
+        return f"{c.reference}: picked “{picked}”, now gone from the folder"
+    p = c.passages[0]
+    where = citation(p.doc, p.line_start, p.line_end, p.page, p.paragraph, prefix)
+    return f"{c.reference}: picked “{picked}”, now “{_excerpt(p.text)}” ({where})"
+
+
+#: a passage is the edited version of another when this share of their words agree
+SIMILAR = 0.5
+
+
+def closest(text: str, passages: Sequence[Passage]) -> Passage | None:
+    """The passage most like ``text`` (the share of words in common, in order), when at
+    least :data:`SIMILAR` of them agree: an edited passage, wherever it moved."""
+    import difflib
+
+    words = text.split()
+    best, best_ratio = None, SIMILAR
+    for p in passages:
+        sm = difflib.SequenceMatcher(a=words, b=p.text.split(), autojunk=False)
+        if sm.real_quick_ratio() < best_ratio or sm.quick_ratio() < best_ratio:
+            continue
+        r = sm.ratio()
+        if r >= best_ratio:
+            best, best_ratio = p, r
+    return best
+
+
+def _excerpt(text: str, width: int = 60) -> str:
+    t = " ".join(text.split())
+    return t if len(t) <= width else t[:width - 1].rstrip() + "…"
 
 
 def _runs(ps: list[Passage]) -> list[list[Passage]]:
@@ -392,8 +530,10 @@ class Saved:
     query: str
     corrected_query: str | None
     filters: tuple[str, ...]
-    #: per hit: the reference to resolve it by (id, else ref, else citation), its score
-    hits: tuple[tuple[str, float], ...]
+    #: per hit: the reference to resolve it by (id, else ref, else citation), its score,
+    #: the fingerprint of what it named (saved, else of its saved text; None: unknown),
+    #: and its saved text ("" when the file has none)
+    hits: tuple[tuple[str, float, str | None, str], ...]
 
 
 def saved_hits(text: str, name: str) -> Saved:
@@ -438,7 +578,14 @@ def saved_hits(text: str, name: str) -> Saved:
             raise KbError(f"{name}: hit {i} has no \"id\" (nor \"ref\" or \"citation\"); "
                           "is it the JSON of `kb search --format json`?")
         score = h.get("score")
-        hits.append((key, float(score) if isinstance(score, (int, float)) else 0.0))
+        text = h.get("text") if isinstance(h.get("text"), str) else ""
+        pin = h.get("fingerprint") if isinstance(h.get("fingerprint"), str) else None
+        if pin is not None and not re.fullmatch(rf"[{_REF_CHARS}]{{{REF_LENGTH},"
+                                                rf"{FINGERPRINT_LENGTH}}}", pin):
+            pin = None
+        if pin is None and text.strip():
+            pin = fingerprint(text)  # an older file: its text says what was picked
+        hits.append((key, float(score) if isinstance(score, (int, float)) else 0.0, pin, text))
     return Saved(
         query=query if isinstance(query, str) else "",
         corrected_query=corrected if isinstance(corrected, str) and corrected else None,

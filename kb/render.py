@@ -292,8 +292,10 @@ def passages_text(hits: list[Hit], focus: str | Collection[str] | None = None) -
     for h in hits:
         mark = "▶ " if h.id in marked else ""
         sym = f"{safe_line(h.symbol_citation)}  —  " if h.symbol_citation else ""
+        changed = (f"CHANGED SINCE PICKED: the reference named “{safe_line(h.changed)}”\n"
+                   if h.changed else "")
         parts.append(f"{mark}{safe_line(h.id)}  —  {sym}{safe_line(h.citation)}  "
-                     f"[{safe_line(h.ref)}]\n{_meta_line(h, title_shown=False)}\n\n"
+                     f"[{safe_line(h.ref)}]\n{changed}{_meta_line(h, title_shown=False)}\n\n"
                      f"{safe(h.text)}\n")
     return "\n".join(parts)
 

@@ -29,13 +29,13 @@ from .analysis import fold, iter_terms
 from .errors import QueryError
 from .meta import symbol_query
 from .models import (
+    REF_LENGTH,
     Filters,
     Hit,
     Passage,
     Scoring,
     SearchResult,
     citation,
-    short_ref,
     symbol_citation,
 )
 from .query import (
@@ -334,6 +334,7 @@ def make_hit(p: Passage, rank: int, score: float | None, hl_terms: Iterable[str]
     ``also_in``); ``groups``/``phrases``: what the snippet should show
     (:func:`snippet`)."""
     snip, hl = snippet(p.text, set(hl_terms), groups=groups, phrases=phrases)
+    fp = p.fingerprint
     return Hit(
         rank=rank, score=None if score is None else round(float(score), 4), id=p.id,
         doc=p.doc, title=p.title,
@@ -342,10 +343,10 @@ def make_hit(p: Passage, rank: int, score: float | None, hl_terms: Iterable[str]
         text=p.text, snippet=snip, highlights=hl, missing_terms=missing,
         citation=citation(p.doc, p.line_start, p.line_end, p.page, p.paragraph, path_prefix),
         path=path_prefix + p.doc, more_in_doc=more, symbol=p.symbol,
-        symbol_citation=symbol_citation(p.symbol, p.page, p.paragraph), ref=short_ref(p.id),
+        symbol_citation=symbol_citation(p.symbol, p.page, p.paragraph), ref=fp[:REF_LENGTH],
         also_in=tuple(citation(q.doc, q.line_start, q.line_end, q.page, q.paragraph, path_prefix)
                       for q in also),
-        match="partial" if partial else "full",
+        match="partial" if partial else "full", fingerprint=fp,
     )
 
 

@@ -61,8 +61,9 @@ if TYPE_CHECKING:
 #: 9: UN metadata (issue 17): the symbol from the file name, the UN forms of a date, UN
 #: masthead titles, part headings ("II", "Annex") in plain text (:mod:`kb.meta`); each
 #: part's words as written in the ranking arrays (``sw``: fuzzy words, corrections); the
-#: section field without a first heading that repeats the title
-SCHEMA_VERSION = 9
+#: section field without a first heading that repeats the title;
+#: 10: the short reference (``ref``) from the passage's text (its content fingerprint)
+SCHEMA_VERSION = 10
 MARKER = "kb-index.json"
 LOCK = "kb.lock"
 GEN_DIR = re.compile(r"^g\d{6}$")

@@ -666,9 +666,10 @@ class Web:
         if ids and query.q:
             raise BadRequest("give either q= (a search) or ids= (chosen passages), not both")
         if ids:
-            result = self.engine(self.kb.chosen, ids)
-        elif query.q:
-            result = self.engine(self.kb.search, query.q, limit=None,
+            result = self.engine(self.kb.chosen, ids,
+                                 allow_changed=params.get("allow_changed") == "1")
+        elif query.q:  # an export holds the full matches (as `kb export QUERY`)
+            result = self.engine(self.kb.search, query.q, limit=None, partial=False,
                                  correct=query.correct, **query.filters())
         else:
             raise BadRequest("give q= (export a search) or ids= (export chosen passages)")
@@ -686,10 +687,16 @@ class Web:
 
     def kb_error(self, request: Request, exc: Exception) -> Response:
         api = request.url.path.startswith("/api/")
+        from .refs import ReferenceChanged
+
         if isinstance(exc, BadRequest | QueryError | AmbiguousReference):
             status = 400
         elif isinstance(exc, PassageNotFound):
             status = 404
+        elif isinstance(exc, ReferenceChanged):
+            # chosen passages whose text changed since they were picked: the annex is
+            # not made (allow_changed=1 makes it with the current text, marked)
+            return self.error_page(409, " · ".join(safe_line(x) for x in exc.lines), api)
         else:  # the index cannot be used now (missing corpus, another corpus's index …)
             status = 503
             log.error("%s", safe_line(str(exc)))

@@ -118,6 +118,8 @@ def docx_outline(d) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
 def md_outline(md: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for block in md.strip("\n").split("\n\n"):
+        if block.startswith("<!-- kb:"):  # provenance for kb verify: not shown
+            continue
         if block.startswith("# "):
             out.append(("title", block[2:]))
         elif block.startswith("## "):

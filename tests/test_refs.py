@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from kb import KnowledgeBase
 from kb.cli import cli
 from kb.errors import AmbiguousReference, PassageNotFound
-from kb.models import short_ref
+from kb.models import fingerprint, short_ref
 
 from .conftest import SAMPLE, SAMPLE_ID
 from .fixtures import SAMPLE_PDF_DIR
@@ -41,8 +41,11 @@ retaliation, and shall refer any allegation of retaliation to the ethics office 
 Peer support networks connect staff who experienced harassment with trained colleagues.
 """
 
-#: two documents whose first passages have the same short reference (found by trying names)
-CLASH = ("n3306.md", "n63163.md")
+#: two documents whose first passages' texts have the same short reference (their
+#: fingerprints begin alike; found by trying names)
+CLASH = ("n10473.md", "n11753.md")
+#: the sample report's passage #21 (line 72): its short reference (from its text)
+REF21 = "9aqqcf"
 
 QUERIES = ("protection against retaliation", "sexual exploitation and abuse", "Cyprus",
            "bystander intervention", "gender equality", "managers retaliation", "audit")
@@ -166,8 +169,8 @@ def test_show_named_forms_of_the_issue(corpus):
         f"{SAMPLE_ID}:74-76": [f"{SAMPLE_ID}#22"],
         f"{SAMPLE_ID}:75": [f"{SAMPLE_ID}#22"],  # a line inside the passage
         f"{SAMPLE_ID}:72-75": [f"{SAMPLE_ID}#21", f"{SAMPLE_ID}#22"],
-        "29ktg6": [f"{SAMPLE_ID}#21"],
-        "29KTG6": [f"{SAMPLE_ID}#21"],
+        REF21: [f"{SAMPLE_ID}#21"],
+        REF21.upper(): [f"{SAMPLE_ID}#21"],
         "S/RES/2771 (2025) ¶ 20": [f"un/{SRES}#36"],
         "s/res/2771 (2025) ¶ 20": [f"un/{SRES}#36"],
         "S/RES/2771 ¶ 20": [f"un/{SRES}#36"],  # the year may be left out
@@ -195,10 +198,10 @@ def test_show_relative_prefix_and_unquoted_citation(corpus, monkeypatch):
     assert h["citation"] == f"corpus/{SAMPLE_ID}:72"
     r = run("show", h["citation"], "-C", "1", "--corpus", "corpus", "--index", "index")
     assert r.exit_code == 0, r.stderr
-    assert f"▶ {SAMPLE_ID}#21  —  corpus/{SAMPLE_ID}:72  [29ktg6]" in r.stdout
+    assert f"▶ {SAMPLE_ID}#21  —  corpus/{SAMPLE_ID}:72  [{REF21}]" in r.stdout
     assert f"{SAMPLE_ID}#20" in r.stdout and f"{SAMPLE_ID}#22" in r.stdout
     # a citation typed without quotes arrives as several words; refs after it still count
-    r = run("show", "UNW/2025/1", "¶", "9", "·", "p.", "3", "29ktg6", "--format", "json",
+    r = run("show", "UNW/2025/1", "¶", "9", "·", "p.", "3", REF21, "--format", "json",
             "--corpus", "corpus", "--index", "index")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["ids"] == [f"un/{UNW}#9", f"{SAMPLE_ID}#21"]
@@ -234,16 +237,20 @@ def test_text_results_show_ref_and_un_citation(corpus):
 
 def test_ambiguous_and_unknown_refs(corpus, kb):
     a, b = (f"{n}#1" for n in CLASH)
-    ref = short_ref(a)
-    assert short_ref(b) == ref
+    ta, tb = (f"A short note on peer support in {n}." for n in CLASH)
+    ref = short_ref(ta)
+    assert short_ref(tb) == ref and fingerprint(ta) != fingerprint(tb)
     err = one_line_error(run("show", ref, *loc(corpus)))
     assert a in err and b in err and "names 2 passages" in err
     err = one_line_error(run("export", "--ids", ref, "-o", "-", *loc(corpus)))
     assert a in err and b in err
+    # ... each pinned to its whole fingerprint is one passage
+    r = run("show", f"{a}@{fingerprint(ta)}", "--format", "json", *loc(corpus))
+    assert json.loads(r.stdout)["ids"] == [a]
     # a typo: the error names the reference and the closest one
-    typo = "29ktg7"
+    typo = REF21[:-1] + ("b" if REF21[-1] != "b" else "c")
     err = one_line_error(run("show", typo, *loc(corpus)))
-    assert typo in err and f"29ktg6 = {SAMPLE_ID}#21" in err
+    assert typo in err and f"{REF21} = {SAMPLE_ID}#21" in err
     err = one_line_error(run("show", "nope.md#3", *loc(corpus)))
     assert "no passage nope.md#3" in err
     err = one_line_error(run("show", f"{SAMPLE_ID}#999", *loc(corpus)))
@@ -257,7 +264,7 @@ def test_ambiguous_and_unknown_refs(corpus, kb):
     # one citation of two decisions' paragraphs 2 on the same page: the candidates
     err = one_line_error(run("show", "E/ICEF/2025/26 ¶ 2 · p. 5", *loc(corpus)))
     assert "3 passages in different places" in err
-    assert short_ref(f"un/{ICEF}#26") in err and short_ref(f"un/{ICEF}#31") in err
+    assert kb.passage(f"un/{ICEF}#26").ref in err and kb.passage(f"un/{ICEF}#31").ref in err
     with pytest.raises(PassageNotFound):
         kb.resolve("qqqqqq")
 
@@ -269,13 +276,13 @@ def test_ref_lookup_uses_the_index(kb, monkeypatch):
         raise AssertionError("a ref lookup read every passage")
 
     monkeypatch.setattr(whoosh_engine.WhooshReader, "passages", no_scan)
-    assert kb.resolve("29ktg6").id == f"{SAMPLE_ID}#21"
+    assert kb.resolve(REF21).id == f"{SAMPLE_ID}#21"
     assert kb.resolve("UNW/2025/1 ¶ 9 · p. 3").id == f"un/{UNW}#9"
 
 
-def test_export_ids_in_the_order_given(corpus, tmp_path):
-    refs = [short_ref(f"un/{UNW}#9"), f"{SAMPLE_ID}#21", "S/RES/2771 (2025) ¶ 20",
-            short_ref(f"{SAMPLE_ID}#3"), "29ktg6"]  # the last names #21 again: once
+def test_export_ids_in_the_order_given(corpus, kb, tmp_path):
+    refs = [kb.passage(f"un/{UNW}#9").ref, f"{SAMPLE_ID}#21", "S/RES/2771 (2025) ¶ 20",
+            kb.passage(f"{SAMPLE_ID}#3").ref, REF21]  # the last names #21 again: once
     want = [f"un/{UNW}#9", f"{SAMPLE_ID}#21", f"un/{SRES}#36", f"{SAMPLE_ID}#3"]
     r = run("export", "--ids", *refs, "--format", "json", "-o", "-", *loc(corpus))
     assert r.exit_code == 0, r.stderr
@@ -349,11 +356,11 @@ def test_selection_usage_errors_write_nothing(corpus, tmp_path):
     src.write_text('{"results": [{"id": "x#1"}]}', encoding="utf-8")
     cases = [
         (["--from", str(src), "harassment"], "cannot be combined with a query"),
-        (["--ids", "29ktg6", "--from", str(src)], "cannot be combined"),
+        (["--ids", REF21, "--from", str(src)], "cannot be combined"),
         (["--ids"], "--ids needs at least one REF"),
-        (["--ids", "29ktg6", "--doc", "un/*"], "--doc cannot be combined"),
+        (["--ids", REF21, "--doc", "un/*"], "--doc cannot be combined"),
         (["--from", str(src), "--limit", "3"], "--limit cannot be combined"),
-        (["--ids", "29ktg6", "nope.md#1"], "no passage nope.md#1"),
+        (["--ids", REF21, "nope.md#1"], "no passage nope.md#1"),
         (["--from", str(tmp_path / "missing.json")], "cannot read"),
     ]
     for args, says in cases:

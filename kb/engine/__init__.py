@@ -127,11 +127,14 @@ class EngineReader(ABC):
 
     def by_ref(self, ref: str) -> list[Passage]:
         """The passages whose short reference (:func:`kb.models.short_ref`) is ``ref``
-        (lower case): one, or several when two ids hash alike."""
-        from ..models import short_ref
+        (lower case): one, several holding the same text, or several whose texts'
+        fingerprints begin alike."""
+        return sorted((p for p in self.passages() if p.ref == ref), key=lambda p: p.id)
 
-        return sorted((p for p in self.passages() if short_ref(p.id) == ref),
-                      key=lambda p: p.id)
+    def also(self, p: Passage) -> list[Passage]:
+        """The other passages holding the same text as ``p`` (identical passages,
+        :mod:`kb.dedup`), by document and place."""
+        return [q for q in self.by_ref(p.ref) if q.id != p.id and q.fingerprint == p.fingerprint]
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         """Every passage of one document, in order ([] when there is no such document)."""

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..models import Passage, own_headings, short_ref
+from ..models import Passage, own_headings
 
 #: Passage fields stored in fields of their own (the rest go in ``meta``)
 _OWN = ("id", "doc", "text")
@@ -45,7 +45,7 @@ def make_schema() -> Any:
     return Schema(
         id=ID(stored=True, unique=True),
         doc=ID(stored=True),
-        ref=ID(),  # the short reference (:func:`kb.models.short_ref`): ``kb show 29ktg6``
+        ref=ID(),  # the short reference (:func:`kb.models.short_ref`, from the text): ``kb show 29ktg6``
         title=TEXT(analyzer=an, multitoken_query="phrase"),
         section=TEXT(analyzer=an, multitoken_query="phrase"),
         text=TEXT(analyzer=an, stored=True, multitoken_query="phrase"),
@@ -72,7 +72,7 @@ def passage_fields(p: Passage, words: str | None = None) -> dict[str, Any]:
     """A passage as Whoosh fields: the indexed ones and :func:`passage_to_stored`.
     ``words``: the text of the document's ``words`` field (see :func:`document_fields`)."""
     fields = passage_to_stored(p)
-    fields["ref"] = short_ref(p.id)
+    fields["ref"] = p.ref
     fields["title"] = p.title
     # the headings below the title: a heading that only repeats the title is the
     # title (it ranks through the title field; it does not make a passage match)
