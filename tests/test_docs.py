@@ -35,3 +35,20 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_set_up_commands_are_single_lines():
     assert "pip install -q -e . && kb search \"bystander intervention\"" in README
+
+
+def test_tests_need_nothing_outside_the_repository():
+    """A fresh clone with no shared folder beside it passes (issue 18): the fixtures the
+    tests read are committed, and `.ci/run` runs the tests in a clone of HEAD in a
+    temporary folder, where there is none."""
+    import re
+
+    from .fixtures import SAMPLE_PDF_DIR, SAMPLE_PDFS
+
+    assert SAMPLE_PDF_DIR.is_relative_to(ROOT)
+    assert all((SAMPLE_PDF_DIR / name).is_file() for name in SAMPLE_PDFS)
+    outside = re.compile(r"\.\." + r"/shared|/work/" + r"shared|parents\[" + r"2\]")
+    for f in (ROOT / "tests").glob("*.py"):
+        assert not outside.search(f.read_text(encoding="utf-8")), f.name
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert 'git clone -q . "$WORK/kb"' in ci and 'cd "$WORK/kb"' in ci
