@@ -407,29 +407,40 @@ def write_docx(annex: Annex, out: IO[bytes]) -> None:
         p.style = ids[style_name]
         return p
 
-    def add(style_name: str, text: str) -> Any:
-        """A new paragraph of one run, as a python-docx ``Paragraph``."""
+    def add(style_name: str, text: str, keep_with_next: bool = False) -> Any:
+        """A new paragraph of one run, as a python-docx ``Paragraph``; ``keep_with_next``:
+        on the same page as the paragraph after it (Word's "Keep with next")."""
         p = new_p(style_name)
         _docx_run(p, x(text), False)
-        return Paragraph(p, doc)
+        para = Paragraph(p, doc)
+        if keep_with_next:
+            para.paragraph_format.keep_with_next = True
+        return para
 
-    add("Title", annex.title)
+    # Headings and the lines that introduce a passage keep with what follows, so that
+    # none is left at the foot of a page with its passage on the next (set on each
+    # paragraph, not only in the styles: Word's Heading styles have it, our own do not)
+    add("Title", annex.title, keep_with_next=True)
     for line in annex.lines:
-        add("Annex Meta", line)
+        add("Annex Meta", line, keep_with_next=True)
     for d in annex.documents:
-        add("Heading 1", d.title)
-        add("Annex Meta", d.meta).paragraph_format.space_after = Pt(8)
+        add("Heading 1", d.title, keep_with_next=True)
+        add("Annex Meta", d.meta, keep_with_next=True).paragraph_format.space_after = Pt(8)
         for p in d.passages:
             if p.heading is not None:
-                add("Heading 2", p.heading)
+                add("Heading 2", p.heading, keep_with_next=True)
             for runs in p.paragraphs():
                 p_el = new_p("Annex Passage")
                 Paragraph(p_el, doc).paragraph_format.keep_with_next = True
                 for text, bold in runs:
                     _docx_run(p_el, x(text), bold)
-            add("Annex Citation", f"— {p.citation}")
-            for note in p.notes:
-                add("Annex Citation", note)
+            notes = p.notes
+            # the citation keeps with its notes ("Also in: …") when it has some
+            add("Annex Citation", f"— {p.citation}", keep_with_next=bool(notes))
+            for note in notes[:-1]:
+                add("Annex Citation", note, keep_with_next=True)
+            if notes:
+                add("Annex Citation", notes[-1])
     buf = io.BytesIO()
     doc.save(buf)
     out.write(buf.getvalue())
