@@ -33,6 +33,8 @@ HEADING_SEP = " › "
 #: a title when there is no query
 CHOSEN_TITLE = "Chosen passages"
 ALL_TITLE = "All passages"
+#: the longest title an annex takes (``kb export --title``, the web annex's title box)
+MAX_TITLE = 300
 
 #: one run of a passage paragraph: its text and whether it is a matched word
 Run = tuple[str, bool]
@@ -190,6 +192,36 @@ def _relative(cite: str, prefix: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+#: what a title cannot hold: control characters but the white space that only
+#: separates words (tab, line breaks), lone surrogates (bytes that were not UTF-8),
+#: U+FFFE/U+FFFF
+_NOT_TITLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_title(text: str, what: str = "--title") -> str:
+    """A title as given (``kb export --title``, the web annex's title box), on one line:
+    each run of white space (tabs and line breaks too) one space, none at either end.
+
+    :raises ValueError: the title is empty, longer than :data:`MAX_TITLE` characters
+        or holds a control character (a one-line message naming ``what``).
+    """
+    bad = _NOT_TITLE.search(text)
+    if bad:
+        c = bad.group()
+        kind = "a byte that is not UTF-8" if "\ud800" <= c <= "\udfff" else \
+            f"a control character (U+{ord(c):04X})"
+        raise ValueError(f"{what} holds {kind} at character {bad.start() + 1}; "
+                         "give the title as plain text")
+    title = _one_line(text)
+    if not title:
+        raise ValueError(f"{what} is empty: give the annex a title, or leave {what} out "
+                         "for the default (the query)")
+    if len(title) > MAX_TITLE:
+        raise ValueError(f"{what} is {len(title):,} characters long; an annex title is at "
+                         f"most {MAX_TITLE}")
+    return title
 
 
 def default_title(result: SearchResult, chosen: bool = False) -> str:

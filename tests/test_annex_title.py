@@ -1,6 +1,9 @@
-"""The annex in Word keeps headings and the lines that introduce a passage with the
-next paragraph (``w:keepNext``), checked in the XML and in the pages LibreOffice
-lays out (issue 18, item 4).
+"""Issue 18, item 4: the annex can be titled.
+
+``kb export --title`` in every annex format (and json's ``"title"``), a bad title as
+one line and exit 2; and in Word, headings and the lines that introduce a passage
+keep with the next paragraph (``w:keepNext``), checked in the XML and in the pages
+LibreOffice lays out.
 
 Every corpus here is written by the tests (no ``../shared``).
 """
@@ -94,6 +97,73 @@ def docx_of(path: Path):  # type: ignore[no-untyped-def]
 
 def md_bold(md: str) -> set[str]:
     return {w.casefold() for w in re.findall(r"\*\*([^*]+)\*\*", md)}
+
+
+# --------------------------------------------------------------------------- kb export --title
+
+TITLE = 'Annex II: <b>"Harassment" & retaliation</b>'
+
+
+def test_export_title_in_every_annex_format_and_json(small, tmp_path):
+    given = "  Annex II:\t<b>\"Harassment\" &\n retaliation</b> "  # one line, as TITLE
+    # Markdown: the heading; the query is still said under it
+    md = export(small, "harassment", "--title", given)
+    assert md.startswith(f"# {TITLE}\n\nQuery: harassment  \n")
+    assert "**harassment**" in md
+    # HTML: <title> and <h1>, escaped
+    out = tmp_path / "annex.html"
+    export(small, "harassment", "--title", given, "-o", str(out))
+    page = out.read_text(encoding="utf-8")
+    esc = "Annex II: &lt;b&gt;&quot;Harassment&quot; &amp; retaliation&lt;/b&gt;"
+    assert f"<title>{esc}</title>" in page and f"<h1>{esc}</h1>" in page
+    assert "<b>" not in page
+    # Word: the Title paragraph and the document's title property
+    out = tmp_path / "annex.docx"
+    export(small, "harassment", "--title", given, "-o", str(out))
+    d = docx_of(out)
+    first = d.paragraphs[0]
+    assert first.style.name == "Title" and first.text == TITLE
+    assert d.core_properties.title == TITLE
+    assert [p.style.name for p in d.paragraphs].count("Title") == 1
+    # json: a "title" field, the rest as without it
+    data = json.loads(export(small, "harassment", "--format", "json", "--title", given))
+    plain = json.loads(export(small, "harassment", "--format", "json"))
+    assert data["title"] == TITLE and list(data)[0] == "title" and "title" not in plain
+    assert {k: v for k, v in data.items() if k not in ("title", "elapsed")} == \
+        {k: v for k, v in plain.items() if k != "elapsed"}
+    # chosen passages and every passage take a title too
+    ref = json.loads(export(small, "retaliation", "--format", "json"))["results"][0]["ref"]
+    assert export(small, "--ids", ref, "--title", "Picked").startswith("# Picked\n")
+    assert export(small, "--title", "Everything").startswith("# Everything\n")
+    # without --title: the defaults, as before
+    assert export(small, "harassment").startswith("# harassment\n")
+    assert export(small, "--ids", ref).startswith("# Chosen passages\n")
+    assert export(small).startswith("# All passages\n")
+
+
+@pytest.mark.parametrize("title, fmt, words", [
+    ("", "md", "--title is empty"),
+    (" \t\n ", "docx", "--title is empty"),
+    ("Annex \x1b[31m II", "html", "control character (U+001B)"),
+    ("Annex\x00", "md", "control character (U+0000)"),
+    ("x" * 301, "md", "at most 300"),
+    ("Annex", "csv", "--title names an annex"),
+    ("Annex", "jsonl", "--title names an annex"),
+])
+def test_a_bad_title_is_one_line_exit_2_and_nothing_written(small, tmp_path, title, fmt,
+                                                             words):
+    out = tmp_path / f"annex.{fmt}"
+    r = run("export", "harassment", "--title", title, "-o", str(out), *small["args"])
+    assert words in one_line_error(r)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_title_of_any_script_and_300_characters_is_taken(small):
+    arabic = "مرفق: التحرش والانتقام"  # Arabic, right to left
+    assert export(small, "harassment", "--title", arabic).startswith(f"# {arabic}\n")
+    long = "y" * 300
+    assert export(small, "harassment", "--title", long).startswith(f"# {long}\n")
+    assert export(small, "harassment", "--title", "-draft-").startswith("# -draft-\n")
 
 
 # --------------------------------------------------------------------------- Word: keep with next
