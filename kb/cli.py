@@ -8,6 +8,7 @@ shows it), 130 interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -671,6 +672,9 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, title: st
             result = kb.from_results("stdin", sys.stdin.read())
         else:
             result = kb.from_results(from_file)
+        saved_query = result.corrected_query or result.query
+        if saved_query.strip():  # its matched words in bold, as in the annex of the search
+            result = dataclasses.replace(result, terms=kb.query_terms(saved_query))
     elif text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
                            since=since, until=until, correct=not no_correct,

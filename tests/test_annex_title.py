@@ -1,9 +1,9 @@
-"""Issue 18, item 4: the annex can be titled.
+"""Issue 18, item 4: the annex can be titled and keeps its query.
 
 ``kb export --title`` in every annex format (and json's ``"title"``), a bad title as
-one line and exit 2; and in Word, headings and the lines that introduce a passage
-keep with the next paragraph (``w:keepNext``), checked in the XML and in the pages
-LibreOffice lays out.
+one line and exit 2; ``kb export --from`` keeps the saved query's words in bold; and
+in Word, headings and the lines that introduce a passage keep with the next
+paragraph (``w:keepNext``), checked in the XML and in the pages LibreOffice lays out.
 
 Every corpus here is written by the tests (no ``../shared``).
 """
@@ -164,6 +164,17 @@ def test_a_title_of_any_script_and_300_characters_is_taken(small):
     long = "y" * 300
     assert export(small, "harassment", "--title", long).startswith(f"# {long}\n")
     assert export(small, "harassment", "--title", "-draft-").startswith("# -draft-\n")
+
+
+def test_export_from_a_saved_search_keeps_its_words_in_bold(small, tmp_path):
+    saved = tmp_path / "hits.json"
+    saved.write_text(run("search", "harassment", "--format", "json", *small["args"]).stdout,
+                     encoding="utf-8")
+    md = export(small, "--from", str(saved))
+    assert md.startswith("# harassment\n") and "Query: harassment" in md
+    # the words a search for it marks: "harassed" is a form of the word
+    assert md_bold(md) >= {"harassment", "harassed"}
+    assert md_bold(md) == md_bold(export(small, "harassment"))
 
 
 # --------------------------------------------------------------------------- Word: keep with next
