@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -138,6 +138,9 @@ class Annex:
     total: int
     offset: int
     documents: tuple[AnnexDocument, ...]
+    #: chosen passages picked from several searches: their queries, in the order of the
+    #: passages (``query`` is None then)
+    queries: tuple[str, ...] = ()
 
     @property
     def lines(self) -> list[str]:
@@ -148,6 +151,8 @@ class Annex:
             if self.typed_query:
                 q += f" (spelling correction: no passage matches “{self.typed_query}”)"
             out.append(q)
+        elif self.queries:
+            out.append("Queries: " + "; ".join(f"“{q}”" for q in self.queries))
         if self.filters:
             out.append("Filters: " + " · ".join(self.filters))
         out.append(f"{'Searched' if self.query else 'Exported'}: "
@@ -234,17 +239,31 @@ def default_title(result: SearchResult, chosen: bool = False) -> str:
 
 
 def build(result: SearchResult, now: dt.datetime | None = None, order: str = "reading",
-          title: str | None = None, chosen: bool = False) -> Annex:
+          title: str | None = None, chosen: bool = False,
+          picked_from: Mapping[str, tuple[str, Collection[str]]] | None = None) -> Annex:
     """The annex of a search result: its documents ordered by their best hit (lowest
     rank; ties in the order the hits come), each once, its passages in reading order
     (``order="rank"``: by rank).  ``chosen``: the hits are passages a user picked
-    (``kb export --ids``), titled "Chosen passages" when there is no query."""
-    from .search import term_spans
+    (``kb export --ids``), titled "Chosen passages" when there is no query.  ``title``:
+    the annex's title (else :func:`default_title`).
 
+    ``picked_from``: chosen passages that were picked from a search (the web page's
+    annex panel), by hit id: the query and the index terms it matches
+    (:meth:`kb.KnowledgeBase.query_terms`).  Their matched words are in bold; the
+    annex names the query (and takes it as its title) when they share one, or lists
+    the queries."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     query = result.corrected_query or result.query
     terms = set(result.terms)
+    picked = picked_from or {}
+    queries: tuple[str, ...] = ()
+    if picked and not query:
+        queries = tuple(dict.fromkeys(_one_line(picked[h.id][0]) for h in result.hits
+                                      if h.id in picked and picked[h.id][0].strip()))
+        if len(queries) == 1:
+            query, queries = queries[0], ()
+    marks = {pid: set(t) for pid, (_, t) in picked.items()}
     groups: dict[str, list[tuple[int, Hit]]] = {}
     for pos, h in enumerate(result.hits):
         groups.setdefault(h.doc, []).append((pos, h))
@@ -271,7 +290,7 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
             prefix = _prefix(h)
             passages.append(AnnexPassage(
                 id=h.id, ref=h.ref, rank=h.rank, heading=heading, section=label, text=h.text,
-                matches=tuple(term_spans(h.text, terms)) if terms else (),
+                matches=_matches(h.text, marks.get(h.id, terms)),
                 symbol_citation=h.symbol_citation,
                 file_citation=citation(h.doc, h.line_start, h.line_end, h.page, h.paragraph),
                 also_in=tuple(_relative(c, prefix) for c in h.also_in),
@@ -280,11 +299,19 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
         documents.append(AnnexDocument(doc=first.doc, title=_one_line(first.title),
                                        symbol=first.symbol, date=first.date,
                                        passages=tuple(passages)))
-    return Annex(title=title or default_title(result, chosen), query=query or None,
+    if not title:
+        title = _one_line(query) if query else default_title(result, chosen)
+    return Annex(title=title, query=query or None,
                  typed_query=result.query if result.corrected_query else None,
                  filters=() if chosen else result.filters, when=now or dt.datetime.now(), order=order,
                  passages=len(result.hits), total=result.total, offset=result.offset,
-                 documents=tuple(documents))
+                 documents=tuple(documents), queries=queries)
+
+
+def _matches(text: str, terms: set[str]) -> tuple[tuple[int, int], ...]:
+    from .search import term_spans
+
+    return tuple(term_spans(text, terms)) if terms else ()
 
 
 # --------------------------------------------------------------------------- Markdown

@@ -23,7 +23,7 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -148,12 +148,14 @@ TITLE_FORMATS = (*ANNEX_FORMATS, "json")
 
 
 def write(result: SearchResult, fmt: str, out: IO[Any], *, now: dt.datetime | None = None,
-          order: str | None = None, chosen: bool = False, title: str | None = None) -> None:
+          order: str | None = None, chosen: bool = False, title: str | None = None,
+          picked_from: Mapping[str, tuple[str, Collection[str]]] | None = None) -> None:
     """Write ``result`` in format ``fmt`` to ``out`` (a text stream, or a binary one
     for a binary format).  Annexes: made at ``now``, their passages in ``order``
     (``reading`` by default, or ``rank``); ``chosen``: the hits are passages the user
     picked (titled "Chosen passages" when there is no query); ``title``: the annex's
-    title (:func:`kb.annex.clean_title` it first; json: a ``"title"`` field).
+    title (:func:`kb.annex.clean_title` it first; json: a ``"title"`` field);
+    ``picked_from``: the queries chosen passages were picked from (:func:`kb.annex.build`).
     Data formats are one hit per row in the order the hits come (rank order)."""
     if title and fmt not in TITLE_FORMATS:
         raise ValueError(f"a {fmt} export has no title (only {', '.join(TITLE_FORMATS)})")
@@ -161,7 +163,7 @@ def write(result: SearchResult, fmt: str, out: IO[Any], *, now: dt.datetime | No
         from . import annex
 
         annex.WRITERS[fmt](annex.build(result, now, order or "reading", title=title,
-                                       chosen=chosen), out)
+                                       chosen=chosen, picked_from=picked_from), out)
     elif fmt == "json":
         write_json(result, out, title)
     else:

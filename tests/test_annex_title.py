@@ -1,12 +1,16 @@
 """Issue 18, item 4: the annex can be titled and keeps its query.
 
 ``kb export --title`` in every annex format (and json's ``"title"``), a bad title as
-one line and exit 2; ``kb export --from`` keeps the saved query's words in bold; and
-in Word, headings and the lines that introduce a passage keep with the next
-paragraph (``w:keepNext``), checked in the XML and in the pages LibreOffice lays out.
+one line and exit 2; ``kb export --from`` keeps the saved query's words in bold; the
+web annex's ``title=`` and ``queries=`` (the query each chosen passage was picked
+from: its matched words in bold, its text the default title), on ``/api/export`` and
+on the ``/annex`` page without JavaScript; and in Word, headings and the lines that
+introduce a passage keep with the next paragraph (``w:keepNext``), checked in the
+XML and in the pages LibreOffice lays out.
 
 Every corpus here is written by the tests (no ``../shared``).
 """
+
 from __future__ import annotations
 
 import json
@@ -281,3 +285,190 @@ def test_libreoffice_never_leaves_a_heading_or_date_line_at_the_foot_of_a_page(t
         for k, line in enumerate(lines):
             if line.startswith("Report number "):
                 assert k + 1 < len(lines) and lines[k + 1].startswith("Date: "), lines[k:]
+
+
+# --------------------------------------------------------------------------- the web annex
+
+
+@pytest.fixture(scope="module")
+def client(small):
+    from kb.web import create_app
+
+    kb = KnowledgeBase(small["corpus"], small["index"])
+    with TestClient(create_app(kb), base_url="http://127.0.0.1:8765") as c:
+        yield c
+    kb.close()
+
+
+def enc(*parts: str) -> str:
+    """A list parameter's value: each part percent-encoded (commas too), joined by ","."""
+    from urllib.parse import quote
+
+    return ",".join(quote(p, safe="") for p in parts)
+
+
+def hits_of(small: dict, query: str) -> list:
+    with KnowledgeBase(small["corpus"], small["index"]) as kb:
+        return list(kb.search(query, limit=None, partial=False).hits)
+
+
+def test_api_export_titles_the_annex_and_bolds_the_query_of_chosen_passages(small, client,
+                                                                            tmp_path):
+    harassment = hits_of(small, "harassment")
+    scope = next(h for h in harassment if "harassed" in h.text)
+    steps = next(h for h in hits_of(small, "retaliation") if "ethics office" in h.text)
+    ids = enc(scope.id, steps.id)
+
+    def md(url: str) -> str:
+        r = client.get(url)
+        assert r.status_code == 200, r.text
+        return r.text
+
+    # today's annex of chosen passages: "Chosen passages", nothing in bold
+    plain = md(f"/api/export?ids={ids}&format=md")
+    assert plain.startswith("# Chosen passages\n") and "**" not in plain
+    # picked from one search: its query is the title and its words are in bold
+    both = md(f"/api/export?ids={ids}&queries={enc('harassment', 'harassment')}&format=md")
+    assert both.startswith("# harassment\n\nQuery: harassment  \n")
+    assert md_bold(both) == {"harassment", "harassed"}  # "harassed": a form of the word
+    # a title of one's own, on one line
+    spaced = enc("Annex  III:\tcases")
+    titled = md(f"/api/export?ids={ids}&queries={enc('harassment', 'harassment')}"
+                f"&title={spaced}&format=md")
+    assert titled.startswith("# Annex III: cases\n\nQuery: harassment  \n")
+    # from two searches: both named, each passage's own words in bold
+    mixed = md(f"/api/export?ids={ids}&queries={enc('harassment', 'retaliation')}&format=md")
+    assert mixed.startswith("# Chosen passages\n\nQueries: “harassment”; “retaliation”  \n")
+    blocks = {b.split("\n")[0]: b for b in mixed.split("\n\n> ")[1:]}
+    [scope_md] = [b for b in blocks.values() if "harassed" in b]
+    [steps_md] = [b for b in blocks.values() if "ethics office" in b]
+    assert md_bold(scope_md) == {"harassment", "harassed"}
+    assert md_bold(steps_md) == {"retaliation"}  # not "harassment": another query's word
+    # one passage picked from a search, one from nowhere (the passage page)
+    one = md(f"/api/export?ids={ids}&queries={enc('', 'retaliation')}&format=md")
+    assert one.startswith("# retaliation\n") and md_bold(one) == {"retaliation"}
+    # HTML and Word: the same title, the same bold words
+    r = client.get(f"/api/export?ids={ids}&queries={enc('harassment', 'harassment')}"
+                   f"&title={enc('<Annex> & co')}&format=html")
+    assert "<title>&lt;Annex&gt; &amp; co</title>" in r.text
+    assert "<h1>&lt;Annex&gt; &amp; co</h1>" in r.text and "<strong>harassed</strong>" in r.text
+    r = client.get(f"/api/export?ids={ids}&queries={enc('harassment', 'harassment')}"
+                   f"&title=Annex%20III&format=docx")
+    out = tmp_path / "annex.docx"
+    out.write_bytes(r.content)
+    d = docx_of(out)
+    assert d.paragraphs[0].style.name == "Title" and d.paragraphs[0].text == "Annex III"
+    bold = {run.text.casefold() for p in d.paragraphs for run in p.runs if run.bold}
+    assert bold == {"harassment", "harassed"}
+    # json says the title; csv has no place for one
+    r = client.get(f"/api/export?ids={ids}&title=Annex%20III&format=json")
+    assert r.json()["title"] == "Annex III"
+    r = client.get(f"/api/export?ids={ids}&queries={enc('harassment', '')}&format=csv")
+    assert r.status_code == 200 and r.text.count("\n") == 3
+
+
+@pytest.mark.parametrize("params, words", [
+    ("title=%1B%5B31m", "control character (U+001B)"),
+    ("title=" + "x" * 301, "at most 300"),
+    ("title=Annex&format=csv", "title= names an annex"),
+    ("queries=harassment", "one per id"),
+    ("queries=harassment,retaliation,abuse", "one per id"),
+])
+def test_api_export_bad_title_or_queries_are_a_400(small, client, params, words):
+    hits = hits_of(small, "harassment")[:2]
+    fmt = "" if "format=" in params else "&format=md"
+    r = client.get(f"/api/export?ids={enc(*[h.id for h in hits])}&{params}{fmt}")
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"error"} and words in r.json()["error"], r.json()
+
+
+class _Page(HTMLParser):
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.els: list[tuple[str, dict]] = []
+        self.texts: dict[int, str] = {}
+        self._open: list[int] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        self.els.append((tag, dict(attrs)))
+        if tag not in ("input", "meta", "link", "br"):
+            self._open.append(len(self.els) - 1)
+
+    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+        while self._open:
+            i = self._open.pop()
+            if self.els[i][0] == tag:
+                break
+
+    def handle_data(self, data):  # type: ignore[no-untyped-def]
+        for i in self._open:
+            self.texts[i] = self.texts.get(i, "") + data
+
+    def find(self, tag: str, **attrs: str) -> list[dict]:
+        return [a for t, a in self.els if t == tag and all(
+            (v in (a.get(k.rstrip("_")) or "").split()) if k == "class_" else a.get(k) == v
+            for k, v in attrs.items())]
+
+    def text(self, tag: str, cls: str) -> list[str]:
+        return [" ".join(self.texts.get(i, "").split()) for i, (t, a) in enumerate(self.els)
+                if t == tag and cls in (a.get("class") or "").split()]
+
+
+def test_search_page_hands_the_query_to_the_annex(small, client):
+    page = _Page(client.get("/?q=harassment").text)
+    hits = page.find("li", class_="hit")
+    assert hits and all(h["data-query"] == "harassment" for h in hits)
+    links = [a["href"] for a in page.find("a", class_="add-nojs")]
+    assert links and all(h.endswith("&from=harassment") for h in links)
+    # the panel's title box: JavaScript shows it (the page without it has /annex)
+    [form] = page.find("form", id="annex-title-form")
+    assert "hidden" in form
+    [box] = page.find("input", id="annex-name")
+    assert box["placeholder"] == "Chosen passages" and box["maxlength"] == "300"
+
+
+def test_annex_page_keeps_title_and_queries_without_javascript(small, client):
+    scope = next(h for h in hits_of(small, "harassment") if "harassed" in h.text)
+    steps = next(h for h in hits_of(small, "retaliation") if "ethics office" in h.text)
+    # "Add to annex" from a search for harassment, then one from the passage page
+    page = _Page(client.get(f"/annex?ids={enc(scope.id)}&queries=harassment"
+                            f"&add={enc(steps.id)}").text)
+    items = page.find("li", **{"data-query": "harassment"})
+    assert [li["data-id"] for li in items] == [scope.id]
+    assert page.text("span", "annex-from") == ["from “harassment”"]
+    [box] = page.find("input", id="annex-name")
+    assert box["value"] == "" and box["placeholder"] == "harassment"
+    hrefs = {a["data-format"]: a["href"] for a in page.find("a", class_="download")}
+    for fmt in ("docx", "html", "md"):
+        qs = parse_qs(urlsplit(hrefs[fmt]).query, keep_blank_values=True)
+        assert qs["queries"] == ["harassment,"] and "title" not in qs
+    assert "queries" not in parse_qs(urlsplit(hrefs["csv"]).query)
+    md = client.get(hrefs["md"]).text
+    assert md.startswith("# harassment\n") and md_bold(md) == {"harassment", "harassed"}
+
+    # the title form: the passages and their queries go along, hidden
+    [form] = page.find("form", id="annex-title-form")
+    assert "hidden" not in form and form["action"] == "/annex" and form["method"] == "get"
+    hidden = [(i["name"], i["value"]) for i in page.find("input", type="hidden")]
+    assert hidden == [("ids", scope.id), ("ids", steps.id), ("queries", "harassment"),
+                      ("queries", "")]
+    assert page.find("button", class_="title-nojs")
+    # ... submitted as a browser does (each field form-encoded: commas as %2C)
+    from urllib.parse import urlencode
+
+    titled = _Page(client.get("/annex?" + urlencode(
+        [("title", "Annex, IV"), *hidden])).text)
+    [box] = titled.find("input", id="annex-name")
+    assert box["value"] == "Annex, IV"
+    hrefs = {a["data-format"]: a["href"] for a in titled.find("a", class_="download")}
+    assert parse_qs(urlsplit(hrefs["md"]).query)["title"] == ["Annex, IV"]
+    assert "title" not in parse_qs(urlsplit(hrefs["csv"]).query)
+    md = client.get(hrefs["md"]).text
+    assert md.startswith("# Annex, IV\n\nQuery: harassment  \n")
+    # removing a passage keeps the others' queries and the title
+    removes = [a["href"] for a in titled.find("a", class_="remove-nojs")]
+    kept = _Page(client.get(removes[1]).text)
+    assert [li["data-query"] for li in kept.find("li", **{"data-id": scope.id})] == \
+        ["harassment"]
+    assert kept.find("input", id="annex-name")[0]["value"] == "Annex, IV"
