@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -33,6 +33,8 @@ HEADING_SEP = " › "
 #: a title when there is no query
 CHOSEN_TITLE = "Chosen passages"
 ALL_TITLE = "All passages"
+#: the longest title an annex takes (``kb export --title``, the web annex's title box)
+MAX_TITLE = 300
 
 #: one run of a passage paragraph: its text and whether it is a matched word
 Run = tuple[str, bool]
@@ -154,6 +156,9 @@ class Annex:
     total: int
     offset: int
     documents: tuple[AnnexDocument, ...]
+    #: chosen passages picked from several searches: their queries, in the order of the
+    #: passages (``query`` is None then)
+    queries: tuple[str, ...] = ()
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -171,6 +176,8 @@ class Annex:
             if self.typed_query:
                 q += f" (spelling correction: no passage matches “{self.typed_query}”)"
             out.append(q)
+        elif self.queries:
+            out.append("Queries: " + "; ".join(f"“{q}”" for q in self.queries))
         if self.filters:
             out.append("Filters: " + " · ".join(self.filters))
         out.append(f"{'Searched' if self.query else 'Exported'}: "
@@ -228,6 +235,36 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+#: what a title cannot hold: control characters but the white space that only
+#: separates words (tab, line breaks), lone surrogates (bytes that were not UTF-8),
+#: U+FFFE/U+FFFF
+_NOT_TITLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_title(text: str, what: str = "--title") -> str:
+    """A title as given (``kb export --title``, the web annex's title box), on one line:
+    each run of white space (tabs and line breaks too) one space, none at either end.
+
+    :raises ValueError: the title is empty, longer than :data:`MAX_TITLE` characters
+        or holds a control character (a one-line message naming ``what``).
+    """
+    bad = _NOT_TITLE.search(text)
+    if bad:
+        c = bad.group()
+        kind = "a byte that is not UTF-8" if "\ud800" <= c <= "\udfff" else \
+            f"a control character (U+{ord(c):04X})"
+        raise ValueError(f"{what} holds {kind} at character {bad.start() + 1}; "
+                         "give the title as plain text")
+    title = _one_line(text)
+    if not title:
+        raise ValueError(f"{what} is empty: give the annex a title, or leave {what} out "
+                         "for the default (the query)")
+    if len(title) > MAX_TITLE:
+        raise ValueError(f"{what} is {len(title):,} characters long; an annex title is at "
+                         f"most {MAX_TITLE}")
+    return title
+
+
 def default_title(result: SearchResult, chosen: bool = False) -> str:
     """The query whose hits these are (the spelling correction's, when the typed query
     found nothing), else "Chosen passages" or "All passages"."""
@@ -238,17 +275,31 @@ def default_title(result: SearchResult, chosen: bool = False) -> str:
 
 
 def build(result: SearchResult, now: dt.datetime | None = None, order: str = "reading",
-          title: str | None = None, chosen: bool = False) -> Annex:
+          title: str | None = None, chosen: bool = False,
+          picked_from: Mapping[str, tuple[str, Collection[str]]] | None = None) -> Annex:
     """The annex of a search result: its documents ordered by their best hit (lowest
     rank; ties in the order the hits come), each once, its passages in reading order
     (``order="rank"``: by rank).  ``chosen``: the hits are passages a user picked
-    (``kb export --ids``), titled "Chosen passages" when there is no query."""
-    from .search import term_spans
+    (``kb export --ids``), titled "Chosen passages" when there is no query.  ``title``:
+    the annex's title (else :func:`default_title`).
 
+    ``picked_from``: chosen passages that were picked from a search (the web page's
+    annex panel), by hit id: the query and the index terms it matches
+    (:meth:`kb.KnowledgeBase.query_terms`).  Their matched words are in bold; the
+    annex names the query (and takes it as its title) when they share one, or lists
+    the queries."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     query = result.corrected_query or result.query
     terms = set(result.terms)
+    picked = picked_from or {}
+    queries: tuple[str, ...] = ()
+    if picked and not query:
+        queries = tuple(dict.fromkeys(_one_line(picked[h.id][0]) for h in result.hits
+                                      if h.id in picked and picked[h.id][0].strip()))
+        if len(queries) == 1:
+            query, queries = queries[0], ()
+    marks = {pid: set(t) for pid, (_, t) in picked.items()}
     groups: dict[str, list[tuple[int, Hit]]] = {}
     for pos, h in enumerate(result.hits):
         groups.setdefault(h.doc, []).append((pos, h))
@@ -275,7 +326,7 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
             prefix = _prefix(h)
             passages.append(AnnexPassage(
                 id=h.id, ref=h.ref, rank=h.rank, heading=heading, section=label, text=h.text,
-                matches=tuple(term_spans(h.text, terms)) if terms else (),
+                matches=_matches(h.text, marks.get(h.id, terms)),
                 symbol_citation=h.symbol_citation,
                 file_citation=citation(h.doc, h.line_start, h.line_end, h.page, h.paragraph),
                 also_in=tuple(_relative(c, prefix) for c in h.also_in),
@@ -285,11 +336,19 @@ def build(result: SearchResult, now: dt.datetime | None = None, order: str = "re
         documents.append(AnnexDocument(doc=first.doc, title=_one_line(first.title),
                                        symbol=first.symbol, date=first.date,
                                        passages=tuple(passages)))
-    return Annex(title=title or default_title(result, chosen), query=query or None,
+    if not title:
+        title = _one_line(query) if query else default_title(result, chosen)
+    return Annex(title=title, query=query or None,
                  typed_query=result.query if result.corrected_query else None,
                  filters=() if chosen else result.filters, when=now or dt.datetime.now(), order=order,
                  passages=len(result.hits), total=result.total, offset=result.offset,
-                 documents=tuple(documents))
+                 documents=tuple(documents), queries=queries)
+
+
+def _matches(text: str, terms: set[str]) -> tuple[tuple[int, int], ...]:
+    from .search import term_spans
+
+    return tuple(term_spans(text, terms)) if terms else ()
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -449,29 +508,40 @@ def write_docx(annex: Annex, out: IO[bytes]) -> None:
         p.style = ids[style_name]
         return p
 
-    def add(style_name: str, text: str) -> Any:
-        """A new paragraph of one run, as a python-docx ``Paragraph``."""
+    def add(style_name: str, text: str, keep_with_next: bool = False) -> Any:
+        """A new paragraph of one run, as a python-docx ``Paragraph``; ``keep_with_next``:
+        on the same page as the paragraph after it (Word's "Keep with next")."""
         p = new_p(style_name)
         _docx_run(p, x(text), False)
-        return Paragraph(p, doc)
+        para = Paragraph(p, doc)
+        if keep_with_next:
+            para.paragraph_format.keep_with_next = True
+        return para
 
-    add("Title", annex.title)
+    # Headings and the lines that introduce a passage keep with what follows, so that
+    # none is left at the foot of a page with its passage on the next (set on each
+    # paragraph, not only in the styles: Word's Heading styles have it, our own do not)
+    add("Title", annex.title, keep_with_next=True)
     for line in annex.lines:
-        add("Annex Meta", line)
+        add("Annex Meta", line, keep_with_next=True)
     for d in annex.documents:
-        add("Heading 1", d.title)
-        add("Annex Meta", d.meta).paragraph_format.space_after = Pt(8)
+        add("Heading 1", d.title, keep_with_next=True)
+        add("Annex Meta", d.meta, keep_with_next=True).paragraph_format.space_after = Pt(8)
         for p in d.passages:
             if p.heading is not None:
-                add("Heading 2", p.heading)
+                add("Heading 2", p.heading, keep_with_next=True)
             for runs in p.paragraphs():
                 p_el = new_p("Annex Passage")
                 Paragraph(p_el, doc).paragraph_format.keep_with_next = True
                 for text, bold in runs:
                     _docx_run(p_el, x(text), bold)
-            add("Annex Citation", f"— {p.citation}")
-            for note in p.notes:
-                add("Annex Citation", note)
+            notes = p.notes
+            # the citation keeps with its notes ("Also in: …") when it has some
+            add("Annex Citation", f"— {p.citation}", keep_with_next=bool(notes))
+            for note in notes[:-1]:
+                add("Annex Citation", note, keep_with_next=True)
+            if notes:
+                add("Annex Citation", notes[-1])
     _docx_provenance(doc, annex)
     buf = io.BytesIO()
     doc.save(buf)

@@ -454,6 +454,17 @@ class KnowledgeBase:
                           group=group, path_prefix=self._prefix(), correct=correct,
                           dedup=dedup, facets=facets, partial=partial, scoring=scoring)
 
+    def query_terms(self, query: str) -> tuple[str, ...]:
+        """The index terms ``query`` matches now, taken as written (no spelling
+        correction): :attr:`SearchResult.terms`, the words a search marks in bold (the
+        query's words with their variants, what its wildcards and close spellings find):
+        what an annex marks for a query it did not run (``kb export --from``, passages
+        the web page's annex panel picked from a search).
+
+        :raises QueryError: as :meth:`search`.
+        """
+        return self.search(query, limit=1, correct=False, partial=False).terms
+
     def passage(self, passage_id: str) -> Passage:
         """The passage with this id (``<doc id>#<n>``)."""
         with self._using() as gen:

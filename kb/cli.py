@@ -574,6 +574,9 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
 @click.option("--order", type=click.Choice(["reading", "rank"]), default=None,
               help="Annexes (md, html, docx): each document's passages in reading order "
                    "(default) or by rank.  json, jsonl and csv are always by rank.")
+@click.option("--title", metavar="TEXT",
+              help="The annex's title (md, html, docx; json: a \"title\" field).  "
+                   "Default: the query, or \"Chosen passages\" / \"All passages\".")
 @click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
               help="File to write; - for stdout.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
@@ -599,8 +602,8 @@ def index_cmd(rebuild: bool, corpus: str | None, index_: str | None) -> None:
               help="Do not replace a misspelled word by the word clearly meant.")
 @no_update_option
 @location_options
-def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: str,
-           force: bool, limit: int | None, offset: int, group: bool, ids: bool,
+def export(query: tuple[str, ...], fmt: str | None, order: str | None, title: str | None,
+           output: str, force: bool, limit: int | None, offset: int, group: bool, ids: bool,
            from_file: str | None, allow_changed: bool, doc: str | None,
            section: str | None, since: dt.date | None, until: dt.date | None,
            partial: bool, no_correct: bool, no_update: bool, corpus: str | None,
@@ -609,11 +612,12 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
 
     An annex (md, html, docx) holds each document once, documents by their
     best passage, its passages in reading order (--order rank: by rank), with
-    citations and the matched words in bold.  With no QUERY, every passage is
-    exported in document order.  The format comes from the -o extension (.md
-    .markdown .html .htm .docx .csv .json .jsonl .ndjson; any other is an
-    error) or from --format.  The file is written atomically and never
-    overwrites an existing file without --force.
+    citations and the matched words in bold, under a title: the query, or
+    --title.  With no QUERY, every passage is exported in document order.
+    The format comes from the -o extension (.md .markdown .html .htm .docx
+    .csv .json .jsonl .ndjson; any other is an error) or from --format.  The
+    file is written atomically and never overwrites an existing file without
+    --force.
 
     With --ids the words are references to passages (the [9aqqcf] refs of
     text results, passage ids, citations as printed; quote those with spaces)
@@ -624,7 +628,7 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
     \b
     Examples:
       kb export "sexual exploitation and abuse" -o annex.docx
-      kb export "bystander intervention" -o annex.html
+      kb export "bystander intervention" --title "Annex II: Bystanders" -o annex.html
       kb export harassment -online --format csv -o hits.csv
       kb export --format jsonl -o - | head
       kb export --ids 9aqqcf 4493ey 'S/RES/2771 (2025) ¶ 20' -o annex.md
@@ -647,6 +651,17 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
         raise click.UsageError(
             f"--order sorts the passages of an annex ({', '.join(ex.ANNEX_FORMATS)}); "
             f"{fmt} is one hit per row in rank order")
+    if title is not None:
+        from .annex import clean_title
+
+        if fmt not in ex.TITLE_FORMATS:
+            raise click.UsageError(
+                f"--title names an annex ({', '.join(ex.ANNEX_FORMATS)}) or a json export; "
+                f"{fmt} is one hit per row, with no place for a title")
+        try:
+            title = clean_title(title)
+        except ValueError as e:
+            raise click.UsageError(str(e)) from None
     binary = ex.FORMAT[fmt].binary
     if binary and output == "-" and sys.stdout.isatty():
         raise click.UsageError(f"a {fmt} file is not for the terminal: give a file with "
@@ -667,6 +682,9 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
             result = kb.from_results("stdin", sys.stdin.read(), allow_changed=allow_changed)
         else:
             result = kb.from_results(from_file, allow_changed=allow_changed)
+        saved_query = result.corrected_query or result.query
+        if saved_query.strip():  # its matched words in bold, as in the annex of the search
+            result = dataclasses.replace(result, terms=kb.query_terms(saved_query))
     elif text:
         result = kb.search(text, limit=limit, offset=offset, doc=doc, section=section,
                            since=since, until=until, correct=not no_correct,
@@ -690,15 +708,17 @@ def export(query: tuple[str, ...], fmt: str | None, order: str | None, output: s
 
         if binary:  # a pipe: the bytes as they are
             sys.stdout.flush()
-            sys.stdout.buffer.write(ex.render_bytes(result, fmt, order=order, chosen=ids))
+            sys.stdout.buffer.write(ex.render_bytes(result, fmt, order=order, chosen=ids,
+                                                    title=title))
             sys.stdout.buffer.flush()
         else:
             # stdout: JSON escapes control characters itself, the text formats show them
             ex.write(result, fmt, sys.stdout if fmt.startswith("json") else
-                     SafeWriter(sys.stdout), order=order, chosen=ids)
+                     SafeWriter(sys.stdout), order=order, chosen=ids, title=title)
             sys.stdout.flush()
     else:
-        ex.export_file(result, fmt, out_path, force=force, order=order, chosen=ids)
+        ex.export_file(result, fmt, out_path, force=force, order=order, chosen=ids,
+                       title=title)
         _err(f"Wrote {len(result.hits):,} passage{'s' * (len(result.hits) != 1)} to {out_path}")
     return code
 

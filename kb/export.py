@@ -23,7 +23,7 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -60,8 +60,11 @@ def _csv_row(h: Hit) -> dict[str, Any]:
     return {k: csv_safe("" if d.get(k) is None else d.get(k)) for k in CSV_FIELDS}
 
 
-def write_json(result: SearchResult, out: IO[str]) -> None:
-    out.write(json_text(result.to_dict(), indent=2))
+def write_json(result: SearchResult, out: IO[str], title: str | None = None) -> None:
+    """The result's JSON (that of ``kb search --format json``); ``title`` (``kb export
+    --title``): a ``"title"`` field first."""
+    out.write(json_text({"title": title, **result.to_dict()} if title else result.to_dict(),
+                        indent=2))
     out.write("\n")
 
 
@@ -139,30 +142,41 @@ WRITERS: dict[str, Callable[[SearchResult, IO[Any]], None]] = {
     f.name: f.write for f in EXPORT_FORMATS}
 #: the formats ``--order`` applies to
 ANNEX_FORMATS = tuple(f.name for f in EXPORT_FORMATS if f.annex)
+#: the formats that have a title (``--title``): the annexes, and json's ``"title"``
+TITLE_FORMATS = (*ANNEX_FORMATS, "json")
 
 
 def write(result: SearchResult, fmt: str, out: IO[Any], *, now: dt.datetime | None = None,
-          order: str | None = None, chosen: bool = False) -> None:
+          order: str | None = None, chosen: bool = False, title: str | None = None,
+          picked_from: Mapping[str, tuple[str, Collection[str]]] | None = None) -> None:
     """Write ``result`` in format ``fmt`` to ``out`` (a text stream, or a binary one
     for a binary format).  Annexes: made at ``now``, their passages in ``order``
     (``reading`` by default, or ``rank``); ``chosen``: the hits are passages the user
-    picked (titled "Chosen passages" when there is no query).  Data formats are one
-    hit per row in the order the hits come (rank order)."""
+    picked (titled "Chosen passages" when there is no query); ``title``: the annex's
+    title (:func:`kb.annex.clean_title` it first; json: a ``"title"`` field);
+    ``picked_from``: the queries chosen passages were picked from (:func:`kb.annex.build`).
+    Data formats are one hit per row in the order the hits come (rank order)."""
+    if title and fmt not in TITLE_FORMATS:
+        raise ValueError(f"a {fmt} export has no title (only {', '.join(TITLE_FORMATS)})")
     if FORMAT[fmt].annex:
         from . import annex
 
-        annex.WRITERS[fmt](annex.build(result, now, order or "reading", chosen=chosen), out)
+        annex.WRITERS[fmt](annex.build(result, now, order or "reading", title=title,
+                                       chosen=chosen, picked_from=picked_from), out)
+    elif fmt == "json":
+        write_json(result, out, title)
     else:
         WRITERS[fmt](result, out)
 
 
 def export_file(result: SearchResult, fmt: str, path: Path, *, force: bool = False,
                 now: dt.datetime | None = None, order: str | None = None,
-                chosen: bool = False) -> None:
+                chosen: bool = False, title: str | None = None) -> None:
     """Write ``result`` to the file ``path`` (atomically, never over an existing file
     unless ``force``: :func:`write_file`) in format ``fmt``."""
     f = FORMAT[fmt]
-    write_file(path, lambda out: write(result, fmt, out, now=now, order=order, chosen=chosen),
+    write_file(path, lambda out: write(result, fmt, out, now=now, order=order, chosen=chosen,
+                                       title=title),
                force=force, binary=f.binary, encoding=f.encoding)
 
 

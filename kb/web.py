@@ -51,7 +51,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from .annex import CHOSEN_TITLE, MAX_TITLE, clean_title
 from .errors import AmbiguousReference, KbError, PassageNotFound, QueryError
+from .export import ANNEX_FORMATS
 from .render import header, human_size, json_text, safe, safe_line, section_label
 
 if TYPE_CHECKING:
@@ -203,19 +205,43 @@ class Query:
         return "/?" + urlencode({k: v for k, v in p.items() if v not in (None, "")})
 
 
-def split_ids(query_string: bytes) -> list[str]:
+def split_ids(query_string: bytes, name: str = "ids", keep_empty: bool = False) -> list[str]:
     """The ``ids`` of ``/api/export?ids=A,B&ids=C``: commas separate ids; a comma that
-    is part of an id (a file name with a comma) is sent encoded, as ``%2C``."""
+    is part of an id (a file name with a comma) is sent encoded, as ``%2C``.  ``name``:
+    another list parameter written the same way (``queries``); ``keep_empty``: keep the
+    empty entries (``queries=a,,b``: the second id was picked from no search)."""
     out: list[str] = []
     for pair in query_string.decode("latin-1").split("&"):
         key, _, value = pair.partition("=")
-        if unquote_plus(key) != "ids":
+        if unquote_plus(key) != name:
             continue
         for part in value.split(","):
             ref = unquote_plus(part, encoding="utf-8", errors="replace").strip()
-            if ref:
+            if ref or keep_empty:
                 out.append(ref)
     return out
+
+
+def annex_title(params: Any) -> str | None:
+    """The ``title=`` of an annex (the annex panel's title box): None when it is not
+    given or blank (the default title then); else on one line.
+
+    :raises BadRequest: it holds a control character or is too long.
+    """
+    raw = params.get("title") or ""
+    if not raw.strip():
+        return None
+    try:
+        return clean_title(raw, "title=")
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+
+
+def default_annex_title(queries: list[str]) -> str:
+    """What the title box shows when it is empty: the query the chosen passages were
+    picked from, when they share one, else "Chosen passages" (as :func:`kb.annex.build`)."""
+    distinct = list(dict.fromkeys(" ".join(q.split()) for q in queries if q.strip()))
+    return distinct[0] if len(distinct) == 1 else CHOSEN_TITLE
 
 
 def passage_url(pid: str, context: int | None = None) -> str:
@@ -227,8 +253,25 @@ def file_url(doc: str, page: int | None = None) -> str:
     return "/file/" + quote(doc, safe="/") + (f"#page={page}" if page else "")
 
 
-def export_url(ids: list[str], fmt: str) -> str:
-    return "/api/export?ids=" + ",".join(quote(i, safe="") for i in ids) + f"&format={fmt}"
+def export_url(ids: list[str], fmt: str, queries: list[str] | None = None,
+               title: str | None = None) -> str:
+    """The download of chosen passages; an annex's also carries the query each was
+    picked from (``queries``, one per id, "" for none) and the title."""
+    url = "/api/export?ids=" + ",".join(quote(i, safe="") for i in ids)
+    if fmt in ANNEX_FORMATS:
+        if queries and any(queries):
+            url += "&queries=" + ",".join(quote(q, safe="") for q in queries)
+        if title:
+            url += "&title=" + quote(title, safe="")
+    return url + f"&format={fmt}"
+
+
+def annex_url(ids: list[str], queries: list[str], title: str | None) -> str:
+    """The ``/annex`` page of these passages (the page without JavaScript)."""
+    url = "/annex?ids=" + ",".join(quote(i, safe="") for i in ids)
+    if any(queries):
+        url += "&queries=" + ",".join(quote(q, safe="") for q in queries)
+    return url + ("&title=" + quote(title, safe="") if title else "")
 
 
 # --------------------------------------------------------------------------- rendering
@@ -290,6 +333,7 @@ def _environment() -> Environment:
     env.filters["exact"] = exact  # ids and values the page hands back
     env.globals.update(marked=marked, passage_url=passage_url, file_url=file_url,
                        export_url=export_url, section_label=section_label,
+                       max_title=MAX_TITLE, chosen_title=CHOSEN_TITLE,
                        version=__version__)
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)  # compiled once, here
@@ -588,17 +632,65 @@ class Web:
 
     def annex(self, request: Request) -> Response:
         """The annex without JavaScript: the passages named in the address
-        (``?ids=A,B&add=C``), with links to remove one and to download them."""
-        ids = split_ids(request.scope.get("query_string", b""))
-        add = request.query_params.get("add")
+        (``?ids=A,B&add=C``; ``queries=``: the query each was picked from, ``from=``:
+        C's; ``title=``), with links to remove one and to download them."""
+        params = request.query_params
+        ids, queries = self._chosen_refs(request)
+        add = params.get("add")
         if add and add not in ids:
             ids.append(add)
-        result = self.engine(self.kb.chosen, ids) if ids else None
+            queries.append((params.get("from") or "").strip())
+        title = annex_title(params)
+        # shown even when a passage changed since it was picked (marked on the page); the
+        # downloads refuse it until it is removed or picked again
+        result, picked = self._chosen(ids, queries, allow_changed=True) if ids else (None, {})
         hits = list(result.hits) if result else []
-        chosen = [h.id for h in hits]
-        items = [{"hit": h, "remove_url": "/annex?ids=" + ",".join(
-            quote(i, safe="") for i in chosen if i != h.id)} for h in hits]
-        return self.page("annex.html", nav="annex", items=items, ids=chosen)
+        chosen = [f"{h.id}@{h.ref}" if not h.changed else i
+                  for h, i in zip(hits, ids if len(ids) == len(hits) else [h.id for h in hits])]
+        picked_q = [picked.get(h.id, "") for h in hits]
+        items = [{"hit": h, "query": q, "remove_url": annex_url(
+            [i for i in chosen if i != c], [x for i, x in zip(chosen, picked_q) if i != c],
+            title)} for h, q, c in zip(hits, picked_q, chosen)]
+        return self.page("annex.html", nav="annex", items=items, ids=chosen, queries=picked_q,
+                         title=title or "", default_title=default_annex_title(picked_q))
+
+    @staticmethod
+    def _chosen_refs(request: Request) -> tuple[list[str], list[str]]:
+        """``ids=`` and ``queries=`` (one per id; all "" when not given)."""
+        qs = request.scope.get("query_string", b"")
+        ids = split_ids(qs)
+        queries = split_ids(qs, "queries", keep_empty=True)
+        if not queries:
+            return ids, [""] * len(ids)
+        if len(queries) != len(ids):
+            raise BadRequest(f"queries= names the query each passage was picked from, one per "
+                             f"id (\"\" for none): {len(queries)} for {len(ids)} ids")
+        return ids, queries
+
+    def _chosen(self, refs: list[str], queries: list[str], allow_changed: bool = False
+                ) -> tuple[SearchResult, dict[str, str]]:
+        """The chosen passages (a reference pinned to its text is checked: moved, it is
+        found where it is now; changed, :class:`kb.refs.ReferenceChanged` unless
+        ``allow_changed``), and by passage id the query it was picked from (a
+        reference may name several passages: each was picked from its query)."""
+        from .refs import split_pin
+
+        result = self.engine(self.kb.chosen, refs, allow_changed=allow_changed)
+        picked: dict[str, str] = {}
+        for ref, q in zip(refs, queries):
+            q = " ".join(q.split())
+            if not q:
+                continue
+            try:
+                ps = self.engine(self.kb.resolve_all, ref)
+            except KbError:  # changed since picked (allowed): what stands there now
+                try:
+                    ps = self.engine(self.kb.resolve_all, split_pin(ref)[0])
+                except KbError:
+                    ps = []
+            for p in ps:
+                picked.setdefault(p.id, q)
+        return result, picked
 
     def file(self, request: Request) -> Response:
         doc = request.path_params["doc"]
@@ -661,13 +753,23 @@ class Web:
         fmt = (params.get("format") or "docx").strip().lower()
         if fmt not in ex.FORMAT:
             raise BadRequest(f"format must be one of {', '.join(ex.FORMATS)}")
-        ids = split_ids(request.scope.get("query_string", b""))
+        ids, queries = self._chosen_refs(request)
         query = Query(params)
+        title = annex_title(params)
+        if title and fmt not in ex.TITLE_FORMATS:
+            raise BadRequest(f"title= names an annex ({', '.join(ex.ANNEX_FORMATS)}) or a "
+                             f"json export; {fmt} is one hit per row, with no place for it")
         if ids and query.q:
             raise BadRequest("give either q= (a search) or ids= (chosen passages), not both")
+        picked_from = None
         if ids:
-            result = self.engine(self.kb.chosen, ids,
-                                 allow_changed=params.get("allow_changed") == "1")
+            result, picked = self._chosen(ids, queries,
+                                          allow_changed=params.get("allow_changed") == "1")
+            if picked and fmt in ex.ANNEX_FORMATS:
+                # the passages' matched words in bold: each query's terms, as its search
+                # finds them now (the query is taken as the page showed it: no correction)
+                terms = {q: self.engine(self.kb.query_terms, q) for q in set(picked.values())}
+                picked_from = {pid: (q, terms[q]) for pid, q in picked.items()}
         elif query.q:  # an export holds the full matches (as `kb export QUERY`)
             result = self.engine(self.kb.search, query.q, limit=None, partial=False,
                                  correct=query.correct, **query.filters())
@@ -675,10 +777,12 @@ class Web:
             raise BadRequest("give q= (export a search) or ids= (export chosen passages)")
         now = dt.datetime.now()
         f = ex.FORMAT[fmt]
+        options: dict[str, Any] = {"now": now, "chosen": bool(ids), "title": title,
+                                   "picked_from": picked_from}
         if f.binary:
-            body = ex.render_bytes(result, fmt, now=now, chosen=bool(ids))
+            body = ex.render_bytes(result, fmt, **options)
         else:
-            body = ex.render(result, fmt, now=now, chosen=bool(ids)).encode(f.encoding)
+            body = ex.render(result, fmt, **options).encode(f.encoding)
         name = f"kb-annex-{now:%Y%m%d-%H%M}.{fmt}"
         return Response(body, media_type=CONTENT_TYPES[fmt], headers={
             "content-disposition": f'attachment; filename="{name}"'})

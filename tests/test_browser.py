@@ -447,8 +447,8 @@ def test_two_hits_go_to_the_annex_and_download_as_docx(tab: Tab, tmp_path: Path)
     for a in links.all():
         href = a.get_attribute("href")
         assert href is not None and urlsplit(href).path == "/api/export"
-        ids, fmt = _link_ids(href)
-        assert ids == [h.id for h in chosen] and fmt == a.get_attribute("data-format")
+        ids, fmt = _link_ids(href)  # each pinned to its text's short ref
+        assert ids == [f"{h.id}@{h.ref}" for h in chosen] and fmt == a.get_attribute("data-format")
 
     # the choice lives in the browser: a reload, or another search, keeps it
     page.reload()
@@ -474,7 +474,62 @@ def test_two_hits_go_to_the_annex_and_download_as_docx(tab: Tab, tmp_path: Path)
     page.locator(f'#annex-items > li[data-id="{chosen[0].id}"] button.remove').click()
     expect(page.locator("#annex-items > li")).to_have_count(1)
     href = page.locator('#annex a.download[data-format="md"]').get_attribute("href")
-    assert href is not None and _link_ids(href)[0] == [chosen[1].id]
+    assert href is not None and _link_ids(href)[0] == [f"{chosen[1].id}@{chosen[1].ref}"]
+
+
+def test_the_annex_title_is_kept_and_downloaded_with_the_query_in_bold(
+        tab: Tab, tmp_path: Path) -> None:
+    """The panel's title box: its default is the query the passages were picked from;
+    a title typed in it is kept in the browser with the passages (a reload, another
+    page), goes with the download, and is the annex's title; the passages' matched
+    words are in bold, as in an export of the search."""
+    import docx
+
+    kb = tab.served.kb
+    hits = kb.search(QUERY).hits
+    chosen = [hits[0], hits[1]]
+    search_by_typing(tab, QUERY)
+    page = tab.page
+    box = page.locator("#annex-name")
+    expect(box).to_be_visible()
+    expect(box).to_have_attribute("placeholder", "Chosen passages")
+    for h in chosen:
+        page.locator(f'#results > li.hit[data-id="{h.id}"] button.add').click()
+    expect(page.locator("#annex-items > li")).to_have_count(2)
+    expect(box).to_have_attribute("placeholder", QUERY)  # the title if none is typed
+    expect(page.locator("#annex-items .annex-from").first).to_have_text(f"from “{QUERY}”")
+    title = "Annex II: <b>SEA</b> cases & “quotes”"
+    box.click()
+    box.press_sequentially(title)
+    assert page.locator(".title-nojs").is_hidden()  # typing is enough
+
+    page.reload()  # kept in this browser, with the passages
+    expect(page.locator("#annex-name")).to_have_value(title)
+    tab.goto(f"/passage/{quote(chosen[0].id, safe='')}")
+    expect(page.locator("#annex-name")).to_have_value(title)
+    href = page.locator('#annex a.download[data-format="md"]').get_attribute("href")
+    qs = parse_qs(urlsplit(href or "").query)
+    assert qs["title"] == [title] and qs["queries"] == [f"{QUERY},{QUERY}"]
+    csv = page.locator('#annex a.download[data-format="csv"]').get_attribute("href")
+    assert "title" not in parse_qs(urlsplit(csv or "").query)
+
+    with page.expect_download() as info:
+        page.click('#annex a.download[data-format="docx"]')
+    out = tmp_path / info.value.suggested_filename
+    info.value.save_as(out)
+    doc = docx.Document(str(out))
+    first = doc.paragraphs[0]
+    assert first.style.name == "Title" and first.text == title
+    assert f"Query: {QUERY}" in [p.text for p in doc.paragraphs]
+    bold = {r.text.casefold() for p in doc.paragraphs for r in p.runs if r.bold}
+    assert bold and all(w.startswith(("sexual", "exploit", "abuse")) for w in bold), bold
+    _no_injected_markup(tab)
+
+    # clearing the annex clears its title
+    page.click("#annex-clear")
+    expect(page.locator("#annex-items > li")).to_have_count(0)
+    expect(page.locator("#annex-name")).to_have_value("")
+    expect(page.locator("#annex-name")).to_have_attribute("placeholder", "Chosen passages")
 
 
 def test_the_search_works_without_javascript(browser: Any, served: Served) -> None:

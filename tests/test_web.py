@@ -239,7 +239,9 @@ def test_search_page_shows_hits_as_the_cli_does(client, site):
     add = within(first, "add")[0]
     assert add["tag"] == "button" and add["attrs"]["type"] == "button"
     nojs = within(first, "add-nojs")[0]
-    assert nojs["attrs"]["href"] == "/annex?add=" + h0.id.replace("#", "%23")
+    # the passage joins the annex with the query it was picked from (its words in bold)
+    assert nojs["attrs"]["href"] == ("/annex?add=" + h0.id.replace("#", "%23") + "%40"
+                                     + h0.ref + "&from=bystander%20intervention")
 
 
 def test_identical_passages_show_where_else_they_are(client, site):

@@ -1,11 +1,15 @@
 // kb: what JavaScript adds to the page (it works without): the "/" key focuses
 // the search box, and the annex panel keeps the chosen passages in this browser
-// (localStorage) and downloads them through /api/export?ids=...  All text goes
-// into the page as text (textContent), never as HTML.
+// (localStorage; each with the query it was picked from) with the annex's title,
+// and downloads them through /api/export?ids=...&queries=...&title=...  All text
+// goes into the page as text (textContent), never as HTML.
 (function () {
   "use strict";
   var KEY = "kb-annex";
+  var TITLE_KEY = "kb-annex-title";
+  var CHOSEN = "Chosen passages";
   var FORMATS = ["docx", "html", "md", "csv"];
+  var ANNEXES = ["docx", "html", "md"];  // the downloads that take the title and queries
   document.documentElement.classList.add("js");
 
   // the access token is in the cookie now: take it out of the address bar
@@ -37,17 +41,56 @@
   function save(items) {
     try { window.localStorage.setItem(KEY, JSON.stringify(items)); } catch (e) { /* private mode */ }
   }
+  function loadTitle() {
+    try {
+      var t = window.localStorage.getItem(TITLE_KEY);
+      return typeof t === "string" ? t : "";
+    } catch (e) { return ""; }
+  }
+  function saveTitle(t) {
+    try {
+      if (t) window.localStorage.setItem(TITLE_KEY, t);
+      else window.localStorage.removeItem(TITLE_KEY);
+    } catch (e) { /* private mode */ }
+  }
+  function oneLine(s) {
+    return String(s || "").split(/\s+/).filter(Boolean).join(" ");
+  }
+  function queryOf(x) {
+    return typeof x.q === "string" ? oneLine(x.q) : "";
+  }
+  // the title when the box is empty: the query the passages were picked from, when
+  // they share one (as the server's annex), else "Chosen passages"
+  function defaultTitle(items) {
+    var qs = [];
+    items.forEach(function (x) {
+      var q = queryOf(x);
+      if (q && qs.indexOf(q) < 0) qs.push(q);
+    });
+    return qs.length === 1 ? qs[0] : CHOSEN;
+  }
   function has(items, id) {
     return items.some(function (x) { return x.id === id; });
   }
   function itemOf(el) {
     return { id: el.getAttribute("data-id"), ref: el.getAttribute("data-ref") || "",
              title: el.getAttribute("data-title") || "", citation: el.getAttribute("data-citation") || "",
-             excerpt: el.getAttribute("data-excerpt") || "" };
+             excerpt: el.getAttribute("data-excerpt") || "", q: el.getAttribute("data-query") || "" };
   }
-  function exportUrl(items, fmt) {
-    return "/api/export?ids=" + items.map(function (x) { return encodeURIComponent(x.id); }).join(",") +
-      "&format=" + fmt;
+  function exportUrl(items, fmt, title) {
+    // each id pinned to its text's short ref: a passage whose text changed since it was
+    // picked is refused by the server (never another text in its place)
+    var url = "/api/export?ids=" + items.map(function (x) {
+      return encodeURIComponent(x.ref ? x.id + "@" + x.ref : x.id);
+    }).join(",");
+    if (ANNEXES.indexOf(fmt) >= 0) {
+      if (items.some(function (x) { return queryOf(x); })) {
+        url += "&queries=" + items.map(function (x) { return encodeURIComponent(queryOf(x)); }).join(",");
+      }
+      title = oneLine(title);
+      if (title) url += "&title=" + encodeURIComponent(title);
+    }
+    return url + "&format=" + fmt;
   }
 
   function render() {
@@ -83,6 +126,12 @@
         ex.textContent = x.excerpt;
         li.appendChild(ex);
       }
+      if (queryOf(x)) {
+        var from = document.createElement("span");
+        from.className = "annex-from";
+        from.textContent = "from \u201c" + queryOf(x) + "\u201d";
+        li.appendChild(from);
+      }
       li.appendChild(rm);
       list.appendChild(li);
     });
@@ -92,22 +141,35 @@
     if (empty) empty.hidden = items.length > 0;
     var clear = document.getElementById("annex-clear");
     if (clear) clear.hidden = items.length === 0;
-    Array.prototype.forEach.call(panel.querySelectorAll("a.download"), function (a) {
-      var fmt = a.getAttribute("data-format");
-      if (FORMATS.indexOf(fmt) < 0) return;
-      if (items.length) {
-        a.href = exportUrl(items, fmt);
-        a.removeAttribute("aria-disabled");
-      } else {
-        a.href = exportUrl([], fmt);
-        a.setAttribute("aria-disabled", "true");
-      }
-    });
+    var box = document.getElementById("annex-name");
+    if (box) {
+      if (document.activeElement !== box) box.value = loadTitle();
+      box.placeholder = defaultTitle(items);
+    }
+    links(items);
     Array.prototype.forEach.call(document.querySelectorAll("button.add"), function (b) {
       var host = b.closest("[data-id]");
       var added = host && has(items, host.getAttribute("data-id"));
       b.textContent = added ? "In the annex" : "Add to annex";
       b.setAttribute("aria-pressed", added ? "true" : "false");
+    });
+  }
+
+  // the download links: the chosen passages, their queries and the title
+  function links(items) {
+    var panel = document.getElementById("annex");
+    if (!panel) return;
+    var title = loadTitle();
+    Array.prototype.forEach.call(panel.querySelectorAll("a.download"), function (a) {
+      var fmt = a.getAttribute("data-format");
+      if (FORMATS.indexOf(fmt) < 0) return;
+      if (items.length) {
+        a.href = exportUrl(items, fmt, title);
+        a.removeAttribute("aria-disabled");
+      } else {
+        a.href = exportUrl([], fmt, "");
+        a.setAttribute("aria-disabled", "true");
+      }
     });
   }
 
@@ -121,6 +183,21 @@
         if (!has(items, it.id)) items.push(it);
       });
       save(items);
+      var given = document.getElementById("annex-name");
+      if (given && oneLine(given.value)) saveTitle(oneLine(given.value));
+    }
+    var form = document.getElementById("annex-title-form");
+    if (form) {
+      // the title is kept as it is typed; the form is for the page without JavaScript
+      form.hidden = false;
+      form.addEventListener("submit", function (ev) { ev.preventDefault(); });
+    }
+    var box = document.getElementById("annex-name");
+    if (box) {
+      box.addEventListener("input", function () {
+        saveTitle(box.value.trim() ? box.value : "");
+        links(load());
+      });
     }
     Array.prototype.forEach.call(document.querySelectorAll("button.add"), function (b) {
       b.hidden = false;
@@ -139,8 +216,10 @@
       });
     });
     var clear = document.getElementById("annex-clear");
-    if (clear) clear.addEventListener("click", function () { save([]); render(); });
-    window.addEventListener("storage", function (ev) { if (ev.key === KEY) render(); });
+    if (clear) clear.addEventListener("click", function () { save([]); saveTitle(""); render(); });
+    window.addEventListener("storage", function (ev) {
+      if (ev.key === KEY || ev.key === TITLE_KEY || ev.key === null) render();
+    });
     render();
   }
 
