@@ -8,7 +8,7 @@ on the ``/annex`` page without JavaScript; and in Word, headings and the lines t
 introduce a passage keep with the next paragraph (``w:keepNext``), checked in the
 XML and in the pages LibreOffice lays out.
 
-Every corpus here is written by the tests (no ``../shared``).
+Every corpus here is written by the tests (nothing from outside the repository).
 """
 
 from __future__ import annotations
