@@ -32,7 +32,16 @@ from .errors import (
     KbError,
     PassageNotFound,
 )
-from .models import DocumentInfo, Hit, IndexReport, Passage, Scoring, SearchResult, Skipped
+from .models import (
+    Budget,
+    DocumentInfo,
+    Hit,
+    IndexReport,
+    Passage,
+    Scoring,
+    SearchResult,
+    Skipped,
+)
 
 
 @dataclass(slots=True)
@@ -422,7 +431,7 @@ class KnowledgeBase:
                since: dt.date | None = None, until: dt.date | None = None,
                group: bool = False, correct: bool = True, dedup: bool = True,
                facets: int = 0, partial: bool = True,
-               scoring: Scoring | None = None) -> SearchResult:
+               scoring: Scoring | None = None, budget: Budget | None = None) -> SearchResult:
         """Ranked passages for ``query``.  ``limit=None`` returns every match.
 
         Identical passages (the same words in several files, :mod:`kb.dedup`) are
@@ -440,7 +449,8 @@ class KnowledgeBase:
         index does not hold is replaced by the word clearly meant, and
         ``corrected_query`` says so (``correct=False``: never; ``suggestion``
         names it instead).  ``scoring``: BM25F's weights, K1 and B
-        (:class:`kb.models.Scoring`; kb's own by default).
+        (:class:`kb.models.Scoring`; kb's own by default).  ``budget``: how long the
+        search may run and whether its client went away (:class:`kb.models.Budget`).
 
         ``facets=N``: ``result.facets`` counts every full match by document (the N
         with the most) and by year; a text held by several files counts once, for
@@ -452,7 +462,8 @@ class KnowledgeBase:
             return search(gen.engine, query, limit=limit, offset=offset,
                           filters=Filters(doc=doc, section=section, since=since, until=until),
                           group=group, path_prefix=self._prefix(), correct=correct,
-                          dedup=dedup, facets=facets, partial=partial, scoring=scoring)
+                          dedup=dedup, facets=facets, partial=partial, scoring=scoring,
+                          budget=budget)
 
     def query_terms(self, query: str) -> tuple[str, ...]:
         """The index terms ``query`` matches now, taken as written (no spelling

@@ -528,6 +528,8 @@ def search(query: tuple[str, ...], limit: int, offset: int, doc: str | None,
         # JSON escapes control characters itself; CSV is text on stdout
         export.WRITERS[fmt](result, out if fmt.startswith("json") else SafeWriter(out))
     out.flush()
+    for note in result.notes:
+        _err(f"Note: {note}")
     if result.suggestion:
         _err(f"Did you mean: {result.suggestion}?  Run: kb search {_shell_quote(result.suggestion)}")
     return EXIT_OK if result.hits else EXIT_NO_RESULTS

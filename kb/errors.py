@@ -45,6 +45,10 @@ class QueryError(KbError):
     """The query cannot be understood."""
 
 
+class SearchTooCostly(QueryError):
+    """The search ran past its time budget, or its client went away: stopped."""
+
+
 class PassageNotFound(KbError):
     """No passage has that id."""
 

@@ -147,6 +147,38 @@ class Filters:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """How long a search may run (``deadline``: a ``time.monotonic()`` instant; None:
+    no limit) and whether its client went away (``cancelled``: an object with
+    ``is_set()``, e.g. a ``threading.Event``).  The ranker calls :meth:`check` as it
+    goes; a search that runs out stops with :class:`~kb.errors.SearchTooCostly`."""
+
+    deadline: float | None = None
+    cancelled: Any = None
+    seconds: float = 0.0  #: the budget as given (for the message)
+
+    @classmethod
+    def of(cls, seconds: float | None, cancelled: Any = None) -> Budget:
+        import time
+
+        return cls(None if seconds is None else time.monotonic() + seconds, cancelled,
+                   seconds or 0.0)
+
+    def check(self) -> None:
+        from .errors import SearchTooCostly
+
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise SearchTooCostly("the search was stopped: its client went away")
+        if self.deadline is not None:
+            import time
+
+            if time.monotonic() > self.deadline:
+                raise SearchTooCostly(
+                    f"the search took more than {self.seconds:g} s and was stopped: use "
+                    "fewer wildcard or fuzzy words, or more specific words")
+
+
+@dataclass(frozen=True, slots=True)
 class Scoring:
     """How passages are scored: BM25F's field weights, K1 and B.  Chosen by measurement
     on SciFact train and on hand-made queries (``python bench/quality.py --sweep``;
@@ -342,7 +374,8 @@ class SearchResult:
     partial: int = 0
     #: the index terms the query matched: what is highlighted beyond the snippets
     terms: tuple[str, ...] = ()
-    #: chosen passages: one line per reference whose text was found elsewhere
+    #: what the user should know, a line each: references whose text was found
+    #: elsewhere; a wildcard that matched more words than are searched
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -357,6 +390,7 @@ class SearchResult:
             "suggestion": self.suggestion,
             "elapsed": round(self.elapsed, 4),
             "results": [h.to_dict() for h in self.hits],
+            "notes": list(self.notes),
             **extra,
         }
 

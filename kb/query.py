@@ -41,6 +41,9 @@ __all__ = ["Concept", "Group", "Clause", "ParsedQuery", "parse", "QUESTION_WORDS
 MAX_QUERY_CHARS = 5_000
 #: no spelling suggestion or fuzzy expansion for longer "words"
 MAX_FUZZY_WORD = 40
+#: at most this many wildcard and fuzzy words in one query (each is looked up among
+#: every word of the index: a thousand ``*ab*`` took two minutes)
+MAX_EXPANDING = 20
 
 #: Words that carry no topic: question words ("what", "has", "said", "about") and the
 #: function words the index does not already drop ("against", "between", "all"): a
@@ -552,6 +555,10 @@ def parse(text: str) -> ParsedQuery:
         root = _plain(words)
         fallback = True
     root = _fix_optional(root)
+    expanding = [c for c in _leaves(root) if c.kind in ("wildcard", "fuzzy")]
+    if len(expanding) > MAX_EXPANDING:
+        raise QueryError(f"the query has {len(expanding):,} wildcard or fuzzy words; at most "
+                         f"{MAX_EXPANDING} are searched at once: split it into several searches")
     if root is None and words.strip() and not clauses:
         raise QueryError(f"nothing to search for in {text!r}: type some words, e.g. kb search "
                          "\"bystander intervention\"")
@@ -573,6 +580,14 @@ def _plain(words: str) -> Node | None:
         if c is not None and (not items or c not in items):
             items.append(c)
     return _and(items)
+
+
+def _leaves(n: Node | None) -> list[Concept]:
+    if n is None:
+        return []
+    if isinstance(n, Concept):
+        return [n]
+    return [c for k in n.children for c in _leaves(k)]
 
 
 def _fix_optional(root: Node | None) -> Node | None:

@@ -30,6 +30,7 @@ from .errors import QueryError
 from .meta import symbol_query
 from .models import (
     REF_LENGTH,
+    Budget,
     Filters,
     Hit,
     Passage,
@@ -128,7 +129,7 @@ def _unknown_words(engine: EngineReader, q: ParsedQuery) -> list[Concept]:
     return out
 
 
-def _correct(engine: EngineReader, q: ParsedQuery, apply: bool
+def _correct(engine: EngineReader, q: ParsedQuery, apply: bool, budget: Budget | None = None
              ) -> tuple[ParsedQuery, str | None, str | None]:
     """The query with its clearly misspelled words replaced (when ``apply``), the
     corrected text (None: nothing replaced), and a "did you mean" text for the
@@ -139,6 +140,8 @@ def _correct(engine: EngineReader, q: ParsedQuery, apply: bool
     fixed_text = suggest_text = q.text
     replaced = suggested = False
     for c in sorted(unknown, key=lambda c: -c.start):  # from the end: offsets stay right
+        if budget is not None:
+            budget.check()
         w = fold(c.text)
         found = engine.near_words(w, 2 if len(w) >= 5 else 1)
         cands = [(s, t, d, engine.frequency(t)) for s, t, d in found]
@@ -169,7 +172,13 @@ def parse_word(word: str, like: Concept) -> Concept | None:
     return replace(like, text=word, terms=terms, forms=(), end=like.start + len(word))
 
 
-def resolve(engine: EngineReader, q: ParsedQuery) -> ParsedQuery:
+#: the spellings of at most this many of a query's words are looked up (a pasted page
+#: is searched as written beyond them)
+MAX_RESOLVED = 64
+
+
+def resolve(engine: EngineReader, q: ParsedQuery, budget: Budget | None = None
+            ) -> ParsedQuery:
     """The query with each word's and phrase's spellings found in the index: a
     compound's closed, hyphenated and open forms (:func:`kb.query.compound_forms`),
     and for two words written apart that the index also holds as one closed word
@@ -192,7 +201,9 @@ def resolve(engine: EngineReader, q: ParsedQuery) -> ParsedQuery:
             forms.append((extra,))
         return replace(c, forms=tuple(forms)) if forms != [c.terms] else c
 
-    for c in q.concepts():
+    for c in q.concepts()[:MAX_RESOLVED]:
+        if budget is not None:
+            budget.check()
         new = fix(c)
         if new is not c:
             q = q.replace_concept(c, new)
@@ -242,6 +253,7 @@ def search(
     facets: int = 0,
     partial: bool = True,
     scoring: Scoring | None = None,
+    budget: Budget | None = None,
 ) -> SearchResult:
     """Run a query and return ranked hits.  ``limit=None`` returns every match.
 
@@ -261,7 +273,8 @@ def search(
     (``suggestion``); ``correct=False``: only suggested.
 
     ``facets``: also count every full match by document and year
-    (:class:`~kb.models.Facets`), listing that many documents."""
+    (:class:`~kb.models.Facets`), listing that many documents.  ``budget``: how long
+    it may run (:class:`~kb.models.Budget`; :class:`~kb.errors.SearchTooCostly` past it)."""
     from .engine import SearchRequest
 
     t0 = time.perf_counter()
@@ -271,11 +284,12 @@ def search(
     # 383): they can match no word; as U+FFFD they are shown, and split words
     text = _SURROGATE.sub("\ufffd", text)
     filters = filters or Filters()
+    budget = budget or Budget()
     q = _symbol(engine, parse(text))
-    q, corrected, suggestion = _correct(engine, q, correct)
-    q = resolve(engine, q)
+    q, corrected, suggestion = _correct(engine, q, correct, budget)
+    q = resolve(engine, q, budget)
     ranking = engine.search(SearchRequest(q, filters, offset, limit, group, dedup, facets,
-                                          partial, scoring or Scoring()))
+                                          partial, scoring or Scoring(), budget))
     parts = q.required()
     labels = [q.label(p) for p in parts]
     groups = _concept_terms(q, ranking.highlight_terms)
@@ -289,7 +303,7 @@ def search(
                         suggestion=suggestion, grouped=group,
                         filters=describe_filters(filters), facets=ranking.facets,
                         corrected_query=corrected, partial=ranking.partial,
-                        terms=tuple(sorted(ranking.highlight_terms)))
+                        terms=tuple(sorted(ranking.highlight_terms)), notes=ranking.notes)
 
 
 def _concept_terms(q: ParsedQuery, found: frozenset[str]) -> list[frozenset[str]]:

@@ -122,23 +122,43 @@ class BadRequest(Exception):
 # --------------------------------------------------------------------------- the engine
 
 
+#: a search from the page or the API may run this long, an export this long; past
+#: it, or when the client goes away, it stops (:class:`kb.models.Budget`)
+SEARCH_SECONDS = 5.0
+EXPORT_SECONDS = 60.0
+#: an export from the web holds at most this many passages (``kb export`` has no limit)
+WEB_EXPORT_MAX = 5_000
+
+
 class Engine:
     """The one place that touches the shared :class:`KnowledgeBase`.
 
-    Starlette runs the routes in a thread pool, and a ``KnowledgeBase`` may close
-    the generation another request is reading when it reopens the index; until it
-    is safe for concurrent readers every call goes through one lock.  (The
-    searches are CPU-bound under the GIL, so the lock costs little throughput.)
-    To drop it, make :meth:`__call__` call ``fn`` directly.
-    """
+    Starlette runs the routes in a thread pool; a ``KnowledgeBase`` serves the
+    threads at once (each holds the generation it reads until it is done), so
+    there is no lock: one slow request does not hold the others.  Every search
+    runs under the budget of its request (:meth:`budget`): a deadline, and a flag
+    that the request's client went away (:meth:`Web.guarded` watches for that)."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
-        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        with self._lock:
-            return fn(*args, **kwargs)
+        return fn(*args, **kwargs)
+
+    def budget(self) -> Any:
+        """The budget of the request this thread serves (none outside a request)."""
+        from .models import Budget
+
+        return getattr(self._local, "budget", None) or Budget()
+
+    def run(self, budget: Any, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in this thread, under ``budget``."""
+        self._local.budget = budget
+        try:
+            return fn(*args)
+        finally:
+            self._local.budget = None
 
 
 # --------------------------------------------------------------------------- parameters
@@ -495,6 +515,68 @@ class Web:
         self.watch_note: str | None = None
         #: (when read, the summary, the index's update time then)
         self._summary: tuple[float, dict[str, Any], Any] | None = None
+        #: clients (by address) with an export under way: one at a time each
+        self._exporting: set[str] = set()
+        self._exporting_lock = threading.Lock()
+
+    def guarded(self, handler: Callable[[Request], Response], seconds: float,
+                one_per_client: bool = False) -> Callable[[Request], Any]:
+        """``handler`` as an endpoint that runs in a worker thread under a budget of
+        ``seconds`` (:class:`kb.models.Budget`): the search stops past it, or as soon
+        as the client goes away (the connection closed: checked every 50 ms), instead
+        of running on for nobody.  ``one_per_client``: a client already waiting for
+        one (exports) is told to wait (429)."""
+        import anyio
+        import anyio.to_thread
+
+        from .models import Budget
+
+        async def endpoint(request: Request) -> Any:
+            client = request.client.host if request.client else ""
+            if one_per_client:
+                with self._exporting_lock:
+                    if client in self._exporting:
+                        return self.error_page(429, "An export for you is still being made: "
+                                               "wait for it, then ask again.",
+                                               request.url.path.startswith("/api/"))
+                    self._exporting.add(client)
+            gone = threading.Event()
+            budget = Budget.of(seconds, gone)
+            done = anyio.Event()
+
+            async def watch() -> None:
+                while not done.is_set():
+                    if await request.is_disconnected():
+                        gone.set()
+                        return
+                    with anyio.move_on_after(0.05):
+                        await done.wait()
+
+            outcome: list[Any] = []
+
+            async def answer() -> None:
+                try:
+                    outcome.append(await anyio.to_thread.run_sync(
+                        self.engine.run, budget, handler, request))
+                except Exception as e:  # noqa: BLE001 - raised below, outside the group
+                    outcome.append(e)
+                finally:
+                    done.set()
+
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(watch)
+                    tg.start_soon(answer)
+                if isinstance(outcome[0], Exception):
+                    raise outcome[0]
+                return outcome[0]
+            finally:
+                if one_per_client:
+                    with self._exporting_lock:
+                        self._exporting.discard(client)
+
+        endpoint.__name__ = getattr(handler, "__name__", "endpoint")
+        return endpoint
 
     # -- helpers ----------------------------------------------------------------
 
@@ -583,7 +665,8 @@ class Web:
         try:
             result = self.engine(self.kb.search, query.q, limit=PAGE_SIZE, offset=offset,
                                  group=query.group, correct=query.correct,
-                                 facets=FACET_DOCS, **query.filters())
+                                 facets=FACET_DOCS, budget=self.engine.budget(),
+                                 **query.filters())
         except QueryError as e:
             ctx["error"] = str(e)
             return self.page("index.html", 400, **ctx)
@@ -728,7 +811,8 @@ class Web:
         limit = _int(params, "limit", 10, 1, MAX_LIMIT)
         offset = _int(params, "offset", 0, 0, 10_000_000)
         result = self.engine(self.kb.search, query.q, limit=limit, offset=offset,
-                             group=query.group, correct=query.correct, **query.filters())
+                             group=query.group, correct=query.correct,
+                             budget=self.engine.budget(), **query.filters())
         return self.json(result.to_dict())
 
     def api_passage(self, request: Request) -> Response:
@@ -770,22 +854,53 @@ class Web:
                 # finds them now (the query is taken as the page showed it: no correction)
                 terms = {q: self.engine(self.kb.query_terms, q) for q in set(picked.values())}
                 picked_from = {pid: (q, terms[q]) for pid, q in picked.items()}
-        elif query.q:  # an export holds the full matches (as `kb export QUERY`)
-            result = self.engine(self.kb.search, query.q, limit=None, partial=False,
-                                 correct=query.correct, **query.filters())
+        elif query.q:  # an export holds the full matches (as `kb export QUERY`), capped
+            result = self.engine(self.kb.search, query.q, limit=WEB_EXPORT_MAX, partial=False,
+                                 correct=query.correct, budget=self.engine.budget(),
+                                 **query.filters())
         else:
             raise BadRequest("give q= (export a search) or ids= (export chosen passages)")
+        if len(ids) > WEB_EXPORT_MAX:
+            raise BadRequest(f"{len(ids):,} passages chosen; the web page exports at most "
+                             f"{WEB_EXPORT_MAX:,} at once (`kb export` has no limit)")
         now = dt.datetime.now()
         f = ex.FORMAT[fmt]
         options: dict[str, Any] = {"now": now, "chosen": bool(ids), "title": title,
                                    "picked_from": picked_from}
-        if f.binary:
-            body = ex.render_bytes(result, fmt, **options)
-        else:
-            body = ex.render(result, fmt, **options).encode(f.encoding)
+        # written to a spooled file (memory up to 8 MB, then disk) and streamed from it
+        import tempfile
+
+        from starlette.responses import StreamingResponse
+
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        try:
+            if f.binary:
+                ex.write(result, fmt, spool, **options)
+            else:
+                import io
+
+                text = io.TextIOWrapper(spool, encoding=f.encoding, newline="")
+                ex.write(result, fmt, text, **options)
+                text.flush()
+                text.detach()
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+
+        def chunks() -> Any:
+            try:
+                while block := spool.read(1 << 16):
+                    yield block
+            finally:
+                spool.close()
+
         name = f"kb-annex-{now:%Y%m%d-%H%M}.{fmt}"
-        return Response(body, media_type=CONTENT_TYPES[fmt], headers={
-            "content-disposition": f'attachment; filename="{name}"'})
+        headers = {"content-disposition": f'attachment; filename="{name}"'}
+        if result.total > len(result.hits) and not ids:
+            headers["x-kb-capped"] = (f"{len(result.hits)} of {result.total} passages: the web "
+                                      f"page exports at most {WEB_EXPORT_MAX}")
+        return StreamingResponse(chunks(), media_type=CONTENT_TYPES[fmt], headers=headers)
 
     # -- errors -------------------------------------------------------------------
 
@@ -929,16 +1044,17 @@ def create_app(kb: KnowledgeBase, *, token: str | None = None,
             await run_in_threadpool(web.stop_watching)
 
     routes = [
-        Route("/", web.home, methods=["GET"]),
+        Route("/", web.guarded(web.home, SEARCH_SECONDS), methods=["GET"]),
         Route("/passage/{pid:path}", web.passage, methods=["GET"]),
         Route("/file/{doc:path}", web.file, methods=["GET"]),
         Route("/status", web.status, methods=["GET"]),
         Route("/annex", web.annex, methods=["GET"]),
-        Route("/api/search", web.api_search, methods=["GET"]),
+        Route("/api/search", web.guarded(web.api_search, SEARCH_SECONDS), methods=["GET"]),
         Route("/api/passage/{pid:path}", web.api_passage, methods=["GET"]),
         Route("/api/docs", web.api_docs, methods=["GET"]),
         Route("/api/status", web.api_status, methods=["GET"]),
-        Route("/api/export", web.api_export, methods=["GET"]),
+        Route("/api/export", web.guarded(web.api_export, EXPORT_SECONDS, one_per_client=True),
+              methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
     from starlette.middleware import Middleware

@@ -844,7 +844,9 @@ def test_an_index_that_cannot_be_used_is_a_503_with_the_reason(new_kb, tmp_path)
 # --------------------------------------------------------------------------- engine, watch
 
 
-def test_engine_calls_are_serialised(new_kb, site, monkeypatch):
+def test_searches_run_at_once_without_a_lock_and_answer_right(new_kb, site, monkeypatch):
+    """No lock holds every user while one search runs (issue 19): six clients' searches
+    overlap, and every answer is right."""
     from kb.web import create_app
 
     kb = new_kb(site["corpus"], site["index"])
@@ -878,7 +880,7 @@ def test_engine_calls_are_serialised(new_kb, site, monkeypatch):
             t.start()
         for t in threads:
             t.join()
-    assert errors == [] and peak[0] == 1
+    assert errors == [] and peak[0] > 1
 
 
 class FakeWatcher:

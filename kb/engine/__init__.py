@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..models import Facets, Filters, Passage, Scoring, SourceFile
+from ..models import Budget, Facets, Filters, Passage, Scoring, SourceFile
 from ..query import ParsedQuery
 
 #: progress(done, total, current file id)
@@ -51,6 +51,8 @@ class SearchRequest:
     #: after the full matches, the partial ones (holding some of the query's parts)
     partial: bool = True
     scoring: Scoring = field(default_factory=Scoring)
+    #: how long the search may run, and whether its client went away
+    budget: Budget = field(default_factory=Budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,9 @@ class Ranking:
     highlight_terms: frozenset[str] = frozenset()  #: the index terms the query matched
     facets: Facets | None = None  #: with ``SearchRequest.facets``
     partial: int = 0  #: partial matches (with ``SearchRequest.partial``), likewise
+    #: what the user should know about how the query was searched, a line each (a
+    #: wildcard that matched more words than are searched)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

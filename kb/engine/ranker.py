@@ -38,12 +38,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS here: skip its thr
 import numpy as np  # noqa: E402
 
 from ..errors import QueryError  # noqa: E402
-from ..models import Filters, Scoring  # noqa: E402
+from ..models import Budget, Filters, Scoring  # noqa: E402
 from ..query import Clause, Concept, Group, Node, ParsedQuery, doc_pattern  # noqa: E402
 from .dates import date_range  # noqa: E402
 from . import rankarrays  # noqa: E402
 
 
+#: a wildcard or fuzzy word searches at most this many words (the most frequent)
+MAX_EXPANSION = 1000
 #: phrase keys: ``doc * _KEY + position``; positions stay far below this
 _KEY = np.int64(1 << 34)
 
@@ -92,6 +94,7 @@ class Ranker:
         self._identical: Any = None
         self._docrank: Any = None
         self._surface: tuple[list[str], list[str]] | None = None
+        self._words_blob: tuple[str, Any] | None = None
 
     # -- per-passage arrays, concatenated on first use -------------------------
 
@@ -221,11 +224,22 @@ class Ranker:
             found = [f for f in found if f[2] <= d]
         return sorted({t for _, t, _ in found})
 
+    def _blob(self) -> tuple[str, Any]:
+        """The words as written, one per line in one string, and where each starts: a
+        wildcard is one regular-expression scan of it (in C), not a match per word."""
+        if self._words_blob is None:
+            words, _ = self.surface()
+            blob = "\n".join(words)
+            starts = np.zeros(len(words), np.int64)
+            if words:
+                np.cumsum(np.fromiter((len(w) + 1 for w in words[:-1]), np.int64,
+                                      len(words) - 1), out=starts[1:])
+            self._words_blob = (blob, starts)
+        return self._words_blob
+
     def wildcard_terms(self, pattern: str) -> list[str]:
         """The terms of the words as written that the glob ``pattern`` (``*``, ``?``,
-        ``[...]``; already folded) matches."""
-        import fnmatch
-
+        ``[...]``; already folded) matches, the most frequent first."""
         words, terms = self.surface()
         cut = min([pattern.index(c) for c in "*?[" if c in pattern] or [len(pattern)])
         prefix = pattern[:cut]
@@ -233,10 +247,18 @@ class Ranker:
         if prefix:
             lo = _bisect(words, prefix)
             hi = _bisect(words, prefix + "\U0010ffff")
-        rx = re.compile(fnmatch.translate(pattern))
-        match = rx.match
-        return sorted({terms[i] for i in range(lo, hi)
-                       if match(words[i]) and self._live(words[i], terms[i])})
+        if hi <= lo:
+            return []
+        blob, starts = self._blob()
+        begin = int(starts[lo])
+        end = int(starts[hi - 1]) + len(words[hi - 1])
+        rx = re.compile(_glob_lines(pattern), re.M)
+        found: set[str] = set()
+        for m in rx.finditer(blob, begin, end):
+            i = int(np.searchsorted(starts, m.start(), side="right")) - 1
+            if self._live(words[i], terms[i]):
+                found.add(terms[i])
+        return sorted(found)
 
     def _lookup(self, term: bytes) -> list[tuple[rankarrays.Part, int, int]]:
         out = []
@@ -247,6 +269,36 @@ class Ranker:
         return out
 
 
+
+
+def _glob_lines(pattern: str) -> str:
+    """A glob (``*``, ``?``, ``[...]``, ``[!...]``) as a regular expression matching a
+    whole line of a newline-separated word list (``re.M``)."""
+    out = ["^"]
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^\n]*")
+        elif c == "?":
+            out.append("[^\n]")
+        elif c == "[":
+            j = pattern.find("]", i + 2 if pattern[i + 1:i + 2] in ("!", "]") else i + 1)
+            if j < 0:
+                out.append(re.escape(c))
+            else:
+                inner = pattern[i + 1:j].replace("\\", "\\\\")
+                neg = inner.startswith("!")
+                inner = inner[1:] if neg else inner
+                out.append(f"[{'^' if neg else ''}{inner}{chr(10) if neg else ''}]".replace(
+                    chr(10), "\\n"))
+                i = j + 1
+                continue
+        else:
+            out.append(re.escape(c))
+        i += 1
+    out.append("$")
+    return "".join(out)
 
 
 def _bisect(words: list[str], w: str) -> int:
@@ -278,8 +330,12 @@ class Evaluation:
     partial matches read the same concepts)."""
 
     def __init__(self, rk: Ranker, scoring: Scoring,
-                 symbol_passages: Callable[[str, bool], Any] | None = None) -> None:
+                 symbol_passages: Callable[[str, bool], Any] | None = None,
+                 budget: Budget | None = None) -> None:
         self.rk = rk
+        self.budget = budget or Budget()
+        #: what the user should know about how the query was searched
+        self.notes: list[str] = []
         self.weights = scoring.weights  #: BM25F field weights
         self.k1, self.b = scoring.k1, scoring.b
         self.symbol_passages = symbol_passages
@@ -578,11 +634,17 @@ class Evaluation:
         key = (c.kind, c.terms[0], c.maxdist, c.nearest)
         hit = self._expanded.get(key)
         if hit is None:
+            self.budget.check()
             if c.kind == "wildcard":
-                hit = self.rk.wildcard_terms(c.terms[0])
+                found = self.rk.wildcard_terms(c.terms[0])
             else:
-                hit = self.rk.fuzzy_terms(c.terms[0], c.maxdist, c.nearest)
-            self._expanded[key] = hit = [t.encode("utf-8") for t in hit]
+                found = self.rk.fuzzy_terms(c.terms[0], c.maxdist, c.nearest)
+            if len(found) > MAX_EXPANSION:
+                freq = self.rk.frequency
+                found = sorted(found, key=lambda t: (-freq(t), t))[:MAX_EXPANSION]
+                self.notes.append(f"{c.text} matches more than {MAX_EXPANSION:,} words: the "
+                                  f"{MAX_EXPANSION:,} most frequent are searched")
+            self._expanded[key] = hit = [t.encode("utf-8") for t in sorted(found)]
         return hit
 
     def node(self, n: Node) -> Result:
@@ -590,6 +652,7 @@ class Evaluation:
         if hit is not None:
             return hit
         rk = self.rk
+        self.budget.check()
         if isinstance(n, Concept):
             r = self.concept(n)
         elif n.op == "not":
@@ -729,6 +792,7 @@ def _phrase_tier(ev: Evaluation, forms: list[tuple[bytes, ...]], key: Any, in_fu
         done, chunk, found = 0, PHRASE_CHUNK, 0
         lifted: list[Any] = []
         while done < len(in_full):
+            ev.budget.check()
             upto = min(done + chunk, len(in_full))
             if upto < len(in_full):
                 best = np.argpartition(keys, upto - 1)[:upto]
@@ -768,12 +832,13 @@ class RankOut:
     more: dict[int, int]  #: with group: further matches per document's passage shown
     terms: set[str]  #: the index terms found (to highlight)
     counted: Any = None  #: with facets: :func:`facet_counts` over the full matches
+    notes: tuple[str, ...] = ()  #: what the user should know (an expansion cut short)
 
 
 def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
          want: int | None, group: bool = False, dedup: bool = True, facets: int = 0,
-         partial: bool = True, symbol_passages: Callable[[str, bool], Any] | None = None
-         ) -> RankOut:
+         partial: bool = True, symbol_passages: Callable[[str, bool], Any] | None = None,
+         budget: Budget | None = None) -> RankOut:
     """The passages matching ``q`` in one pass over the arrays.
 
     **The matching rule**: a passage matches when its own text or section heading
@@ -792,7 +857,7 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
     best ranked of them (ties by document id) stands for all, before the page is
     cut and before ``group`` groups by document.  ``facets`` (a number of
     documents): the full matches counted by document and year."""
-    ev = Evaluation(rk, scoring, symbol_passages)
+    ev = Evaluation(rk, scoring, symbol_passages, budget)
     n = rk.n
     fmask = ev.filter_mask(q.clauses, filters)
     ev.found_terms = set()  # filter words are not highlighted
@@ -881,7 +946,7 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
             sc = None
         missing = () if full[d] else tuple(i for i, h in enumerate(held_parts) if not h[d])
         page.append((d, sc, missing))
-    return RankOut(page, total, n_partial, more, ev.found_terms, counted)
+    return RankOut(page, total, n_partial, more, ev.found_terms, counted, tuple(ev.notes))
 
 
 def top(order_key: Any, candidates: Any, want: int | None) -> Any:

@@ -128,7 +128,8 @@ class WhooshReader(EngineReader):
         offset, limit = request.offset, request.limit
         want = None if limit is None or request.group else offset + limit
         out = rank(self._arrays(), q, request.filters, request.scoring, want, request.group,
-                   request.dedup, request.facets, request.partial, self._symbol_passages)
+                   request.dedup, request.facets, request.partial, self._symbol_passages,
+                   request.budget)
         ident = self.identical() if request.dedup else None
         page = out.page[offset:] if limit is None else out.page[offset: offset + limit]
         stored = self.searcher.stored_fields
@@ -136,7 +137,7 @@ class WhooshReader(EngineReader):
                               self._also(ident, d), missing)
                        for d, score, missing in page)
         return Ranking(ranked, out.total, frozenset(out.terms), self._facets(out.counted),
-                       out.partial)
+                       out.partial, out.notes)
 
     def _symbol_passages(self, value: str, pattern: bool) -> Any:
         """The passages of the documents with this UN symbol (folded, any year), or
