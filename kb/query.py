@@ -555,7 +555,9 @@ def parse(text: str) -> ParsedQuery:
         root = _plain(words)
         fallback = True
     root = _fix_optional(root)
-    expanding = [c for c in _leaves(root) if c.kind in ("wildcard", "fuzzy")]
+    # distinct ones: the same pattern twice is looked up once
+    expanding = {(c.kind, c.terms, c.maxdist) for c in _leaves(root)
+                 if c.kind in ("wildcard", "fuzzy")}
     if len(expanding) > MAX_EXPANDING:
         raise QueryError(f"the query has {len(expanding):,} wildcard or fuzzy words; at most "
                          f"{MAX_EXPANDING} are searched at once: split it into several searches")
