@@ -128,6 +128,9 @@ SEARCH_SECONDS = 5.0
 EXPORT_SECONDS = 60.0
 #: an export from the web holds at most this many passages (``kb export`` has no limit)
 WEB_EXPORT_MAX = 5_000
+#: searches and exports run at most this many at once (the cores: more threads add
+#: no throughput under the GIL, only latency); a slow one holds one slot, not all
+SEARCH_SLOTS = max(2, os.cpu_count() or 2)
 
 
 class Engine:
@@ -142,6 +145,7 @@ class Engine:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self._local = threading.local()
+        self._slots = threading.BoundedSemaphore(SEARCH_SLOTS)
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
@@ -153,12 +157,16 @@ class Engine:
         return getattr(self._local, "budget", None) or Budget()
 
     def run(self, budget: Any, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in this thread, under ``budget``."""
-        self._local.budget = budget
+        """``fn(*args)`` in this thread, under ``budget``, in one of the
+        :data:`SEARCH_SLOTS` (waiting for one counts against the budget)."""
+        while not self._slots.acquire(timeout=0.05):
+            budget.check()
         try:
+            self._local.budget = budget
             return fn(*args)
         finally:
             self._local.budget = None
+            self._slots.release()
 
 
 # --------------------------------------------------------------------------- parameters
