@@ -453,7 +453,7 @@ def folder_state(index_dir: Path) -> Any:
 
 def _check_once(index_dir: Path) -> CheckReport:
     from . import store
-    from .errors import IndexIncompatible, KbError
+    from .errors import KbError
 
     rep = CheckReport(str(index_dir))
     try:
@@ -481,11 +481,7 @@ def _check_once(index_dir: Path) -> CheckReport:
     if rep.problems:
         return rep
     # the checksums match (or there are none): open it as a search does, and read it
-    try:
-        store.check_compatible(marker)
-    except IndexIncompatible as e:
-        rep.problems.append(f"{store.MARKER}: {e}")
-        return rep
+    store.check_compatible(marker)  # another kb's index: that error, not "damaged"
     if v.recorded:
         table = store.table_path(gen_dir, version)
         if table.name not in (read_sums(gen_dir, version) or {}):

@@ -166,6 +166,8 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
                     "kb will not touch it: choose another folder with --index"
                 ) from None
         return None
+    except PermissionError as e:
+        raise IndexCorrupt(f"cannot read {marker}: {e.strerror}") from None
     except (OSError, ValueError) as e:
         from .integrity import damaged, describe
 
@@ -665,14 +667,18 @@ def switch(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
     write_json_atomic(index_dir / MARKER, new_marker)  # the switch
 
 
+_TEMP_TABLE = re.compile(r"^\.(files|sums)-\d+\.json\..*\.tmp$")
+
+
 def remove_stale_tables(gen_dir: Path, current: int | None) -> None:
     """Remove the file tables and checksum manifests of versions before ``current``
-    (None: unknown, keep all)."""
+    (None: unknown, keep all), and the temporary files of writers killed while
+    writing one (the lock is held: no other writer is at work)."""
     if current is None:
         return
     for name in os.listdir(gen_dir):
         m = _FILES_RE.match(name) or _SUMS_RE.match(name)
-        if m and int(m.group(1)) < current:
+        if _TEMP_TABLE.match(name) or (m and int(m.group(1)) < current):
             try:
                 os.unlink(gen_dir / name)
             except OSError:

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kb import integrity
 from kb import store as kbstore
 from kb.api import KnowledgeBase
 from kb.cli import cli
@@ -219,7 +218,7 @@ def test_the_old_index_stays_until_the_new_one_is_committed(pristine, tmp_path,
                                                              monkeypatch):
     """A rebuild of a damaged index that fails leaves it as it was (and says why)."""
     index, where = copy_index(pristine, tmp_path)
-    damage(index_file(index, "stored passages (_stored.col)"), "truncated")
+    damage(index_file(index, "terms (.trm)"), "flipped")
     before = {p: p.read_bytes() for p in index.rglob("*") if p.is_file()}
     from kb.engine import segwriter
 
@@ -414,6 +413,8 @@ def test_check_without_an_index_and_of_a_sound_one(pristine, tmp_path):
 def test_a_manifest_of_a_version_never_committed_is_replaced(pristine, tmp_path):
     """kill -9 between the manifest and the commit leaves sums-<N+1>.json of a version
     that does not exist; the next writer of that version writes its own."""
+    from kb import integrity
+
     index, where = copy_index(pristine, tmp_path)
     gen = index_file(index, "file table (files-N.json)").parent
     stale = integrity.sums_path(gen, 2)
