@@ -356,15 +356,34 @@ class KnowledgeBase:
 
     @contextmanager
     def _using(self, bind: bool = True, ranker: bool = False) -> Iterator[_store.Generation]:
-        """The current generation, held for the ``with`` block (see :meth:`_acquire`)."""
+        """The current generation, held for the ``with`` block (see :meth:`_acquire`).
+        A failure to read it is reported as damage, or raised as the bug it is
+        (:meth:`_read_failed`)."""
+        from .engine import ReadFailed
+
         h = self._acquire(bind, ranker)
         try:
             yield h.gen
+        except ReadFailed as e:
+            self._read_failed(h.gen, e)
         finally:
             self._release(h)
 
+    def _read_failed(self, gen: _store.Generation, e: Any) -> None:
+        """Raise what a :class:`~kb.engine.ReadFailed` of ``gen`` is: the damaged-index
+        error when its checksums (or the kind of error) say a file is damaged, else
+        the engine's error itself (a bug in kb)."""
+        from .integrity import damage
+
+        found = damage(self.index, gen.dir, gen.version, e.error, e.certain)
+        if found is not None:
+            raise found from e.error
+        raise e.error
+
     def _acquire_table(self, bind: bool = True) -> tuple[_Held, _store.FileTable]:
-        """:meth:`_acquire` with the generation's file table (read now if not read yet)."""
+        """:meth:`_acquire` with the generation's file table (read now if not read yet).
+
+        :raises IndexCorrupt: the file table is damaged, or gone from the newest version."""
         h = self._acquire(bind)
         try:
             return h, h.gen.table
@@ -379,6 +398,14 @@ class KnowledgeBase:
         h = self._acquire(bind)
         try:
             return h, h.gen.table
+        except OSError as e:  # the newest version has no file table: damaged
+            from .integrity import damage, damaged, describe
+
+            self._release(h)
+            gen = h.gen
+            found = damage(self.index, gen.dir, gen.version, e, certain=True)
+            raise (found or damaged(self.index, f"{gen.dir.name}/{gen.table_path().name}: "
+                                    f"{describe(e)}")) from None
         except BaseException:
             self._release(h)
             raise
@@ -386,9 +413,13 @@ class KnowledgeBase:
     @contextmanager
     def _using_table(self, bind: bool = True
                      ) -> Iterator[tuple[_store.Generation, _store.FileTable]]:
+        from .engine import ReadFailed
+
         h, table = self._acquire_table(bind)
         try:
             yield h.gen, table
+        except ReadFailed as e:
+            self._read_failed(h.gen, e)
         finally:
             self._release(h)
 
@@ -899,6 +930,15 @@ class KnowledgeBase:
                 os.stat(gen.table_path()).st_size <= QUICK_CHECK_TABLE_BYTES
         except OSError:
             return True
+
+    def check(self) -> Any:
+        """``kb status --check``: read every file of the index's current version and
+        compare it with the checksums recorded when it was written; returns a
+        :class:`kb.integrity.CheckReport` (``sound``, one line per problem).  Needs no
+        corpus folder, and never raises for a damaged index: it reports it."""
+        from .integrity import check
+
+        return check(self.index)
 
     def status(self) -> Status:
         """Where things are and what the index holds; never raises for a missing

@@ -842,16 +842,27 @@ def verify(annex: str, fmt: str, annex_format: str | None, corpus: str | None,
 @cli.command(short_help="Where things are, what is indexed, changed or skipped.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@click.option("--check", is_flag=True,
+              help="Read every index file and verify the checksums recorded when it "
+                   "was written: one line per damaged file; exit 2 when damaged.")
 @location_options
-def status(fmt: str, corpus: str | None, index_: str | None) -> int:
+def status(fmt: str, check: bool, corpus: str | None, index_: str | None) -> int:
     """Where the corpus and index are, what is indexed, what changed or was skipped.
+
+    With --check, instead: read every file of the index and compare it with the
+    checksums kb recorded when it wrote it; one line per problem (a file missing,
+    truncated or changed), exit 2 when the index is damaged (`kb index --rebuild`
+    repairs it), 0 when it is sound.
 
     \b
     Examples:
       kb status
       kb status --format json
+      kb status --check
     """
     kb = _kb(corpus, index_)
+    if check:
+        return _check(kb, fmt)
     status = kb.status()
     st = status.to_dict()
     if fmt == "json":
@@ -864,6 +875,27 @@ def status(fmt: str, corpus: str | None, index_: str | None) -> int:
         click.echo(_advise(status_text(st)))
     if status.problem:  # the report is printed; the problem is an error all the same
         _err(_advise(f"Error: {status.problem}"))
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _check(kb: Any, fmt: str) -> int:
+    """``kb status --check``: the problems on stdout (one line each, or JSON), then the
+    verdict; a damaged index is the one-line error on stderr, exit 2."""
+    report = kb.check()
+    if fmt == "json":
+        from .render import json_text
+
+        click.echo(json_text(report.to_dict(), indent=2))
+    else:
+        from .render import safe_line
+
+        for problem in report.problems:
+            click.echo(safe_line(f"damaged: {problem}"))
+        if report.sound:
+            click.echo(safe_line(_advise(report.summary())))
+    if not report.sound:
+        _fail(_advise(f"Error: {report.summary()}"))
         return EXIT_ERROR
     return EXIT_OK
 

@@ -30,6 +30,14 @@ Safety (see README "Safety"):
   is taken over, never a permanent block.
 * kb never writes into or deletes a folder it did not create: a non-empty
   index folder without ``kb-index.json`` is refused.
+* A **rebuild never reads the old index** (marker, file table, engine files): it
+  works whatever state that index is in, damaged included, and only reads the
+  old file table, when it can, to report what changed.
+* **Checksums.**  Every file of a committed version is recorded with its size
+  and SHA-256 in ``sums-<N>.json``, written just before the engine's commit
+  (:mod:`kb.integrity`); ``kb status --check`` verifies them.  An error while
+  reading the index is reported as "the index is damaged" only when the
+  checksums (or, without them, the kind of error) say so.
 * An index belongs to one corpus (:func:`kb.store.check_corpus`): reading or updating it
   with another corpus folder is refused unless that folder holds the same files
   (the corpus moved or was renamed); ``--rebuild`` re-points it.
@@ -46,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from . import corpus as _corpus
-from . import store
+from . import integrity, store
 from .engine import EngineWriter, Progress, get_engine
 from .errors import IndexWriteFailed, KbError
 from .models import IndexReport, Skipped
@@ -123,14 +131,7 @@ def _add_files(writer: EngineWriter, files: list[Any], table: FileTable, report:
 
 def _rebuild(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
              walk: _corpus.WalkResult, progress: Progress | None) -> IndexReport:
-    old_table = FileTable()
-    if marker is not None:
-        try:
-            gen = store.open_generation(index_dir)
-            old_table = gen.table
-            gen.close()
-        except KbError:
-            pass
+    old_table = store.previous_table(index_dir, marker)  # for the report only
     gen_name, gen_dir = store.new_generation(index_dir, marker)
     report = IndexReport(rebuilt=True)
     table = FileTable(built=time.time(), updated=time.time())
@@ -151,9 +152,9 @@ def _rebuild(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
         report.added = [k for k in sorted(table.files) if k not in old_table.files]
         report.updated = [k for k in sorted(table.files) if k in old_table.files]
         table.skipped += sorted(failed, key=lambda s: s.id)  # in file order
-        store.write_json_atomic(store.table_path(gen_dir, writer.next_version()),
-                                table.to_json())
-        writer.commit()
+        version = writer.next_version()
+        store.write_json_atomic(store.table_path(gen_dir, version), table.to_json())
+        writer.commit(seal=lambda files: integrity.seal(gen_dir, version, files))
     except BaseException:
         if writer is not None:
             writer.cancel()
@@ -166,6 +167,20 @@ def _rebuild(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
     report.passages_total = report.passages_added
     report.documents_total = len(table.files)
     return report
+
+
+def _damage(index_dir: Path, gen: store.Generation, e: BaseException) -> KbError | None:
+    """The damaged-index error when ``e``, raised by an update, comes from reading a
+    damaged file of the generation it updates (deletions and merges read the old
+    segments), else None (a full disk, a Ctrl-C, a bug: raised as they are)."""
+    import errno
+
+    if isinstance(e, KbError) or not isinstance(e, Exception):
+        return None
+    if isinstance(e, OSError) and e.errno != errno.ENOENT:
+        return None  # a write that failed: IndexWriteFailed says so
+    certain = isinstance(e, get_engine().format_errors() + (FileNotFoundError,))
+    return integrity.damage(index_dir, gen.dir, gen.version, e, certain)
 
 
 def _incremental(index_dir: Path, corpus_dir: Path, marker: dict[str, Any],
@@ -194,7 +209,7 @@ def _incremental(index_dir: Path, corpus_dir: Path, marker: dict[str, Any],
     if not todo and not p.remove:
         if changed_meta:
             new_table.skipped = list(walk.skipped)
-            store.write_json_atomic(gen.table_path(), new_table.to_json())
+            integrity.rewrite_table(gen.dir, gen.version, new_table.to_json())
         report.skipped = new_table.skipped
         report.passages_total = sum(e.passages for e in new_table.files.values())
         report.documents_total = len(new_table.files)
@@ -212,12 +227,15 @@ def _incremental(index_dir: Path, corpus_dir: Path, marker: dict[str, Any],
             writer.delete_document(doc_id)
             report.passages_removed += table.files[doc_id].passages
         _add_files(writer, todo, new_table, report, progress, changed)
-        store.write_json_atomic(store.table_path(gen.dir, writer.next_version()),
-                                new_table.to_json())
-        writer.commit()
-    except BaseException:
+        version = writer.next_version()
+        store.write_json_atomic(store.table_path(gen.dir, version), new_table.to_json())
+        writer.commit(seal=lambda files: integrity.seal(gen.dir, version, files))
+    except BaseException as e:
         if writer is not None:
             writer.cancel()
+        found = _damage(index_dir, gen, e)
+        if found is not None:
+            raise found from e
         raise
     store.remove_stale_tables(gen.dir, engine.latest_version(gen.dir))
     report.skipped = new_table.skipped

@@ -68,6 +68,7 @@ MARKER = "kb-index.json"
 LOCK = "kb.lock"
 GEN_DIR = re.compile(r"^g\d{6}$")
 _FILES_RE = re.compile(r"^files-(\d+)\.json$")
+_SUMS_RE = re.compile(r"^sums-(\d+)\.json$")
 def settings_fingerprint() -> dict[str, Any]:
     """The build settings recorded in the index; a mismatch means rebuild."""
     from . import analysis, passages
@@ -146,7 +147,8 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
     """The marker of a kb index folder; None when there is no index.
 
     :raises NotAnIndex: the folder holds files kb did not create.
-    :raises IndexCorrupt: the marker is unreadable.
+    :raises IndexCorrupt: the marker is damaged (unreadable, or not what kb wrote:
+        it names no generation).
     """
     if index_dir.exists() and not index_dir.is_dir():
         raise NotAnIndex(f"index path {index_dir} is a file, not a folder; "
@@ -165,14 +167,30 @@ def read_marker(index_dir: Path) -> dict[str, Any] | None:
                     "kb will not touch it: choose another folder with --index"
                 ) from None
         return None
+    except PermissionError as e:
+        raise IndexCorrupt(f"cannot read {marker}: {e.strerror}") from None
     except (OSError, ValueError) as e:
-        raise IndexCorrupt(f"cannot read {marker}: {e}; run `kb index --rebuild`") from None
+        from .integrity import damaged, describe
+
+        raise damaged(index_dir, f"{MARKER}: {describe(e)}") from None
     if not isinstance(data, dict) or data.get("format") != "kb-index":
         raise NotAnIndex(f"{marker} was not written by kb; choose another folder with --index")
+    _check_marker(index_dir, data)
     return data
 
 
-_TABLE_FILE = re.compile(r"^\.?files-\d+\.json(\..*\.tmp)?$")
+def _check_marker(index_dir: Path, data: dict[str, Any]) -> None:
+    """:raises IndexCorrupt: the marker names no generation folder (the other fields
+    are checked where they are used: schema and settings by :func:`check_compatible`,
+    the corpus by :func:`check_corpus`)."""
+    from .integrity import damaged
+
+    current = data.get("current")
+    if not isinstance(current, str) or not GEN_DIR.match(current):
+        raise damaged(index_dir, f"{MARKER}: no current generation")
+
+
+_TABLE_FILE = re.compile(r"^\.?(files|sums)-\d+\.json(\..*\.tmp)?$")
 
 
 def _generation_file(name: str) -> bool:
@@ -502,8 +520,44 @@ def table_path(gen_dir: Path, version: int) -> Path:
 
 
 def _read_table(gen_dir: Path, version: int) -> FileTable:
-    with open(table_path(gen_dir, version), encoding="utf-8") as f:
-        return FileTable.from_json(json.load(f))
+    """The file table of ``version``.
+
+    :raises OSError: it cannot be opened (a writer moved on and removed it, or it is gone).
+    :raises IndexCorrupt: it is damaged (not JSON, not a file table)."""
+    return read_table_file(table_path(gen_dir, version), gen_dir.parent)
+
+
+def read_table_file(path: Path, index_dir: Path) -> FileTable:
+    """A file table (see :func:`_read_table`)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        table = FileTable.from_json(data)
+        if not all(isinstance(k, str) and isinstance(e.passages, int)
+                   for k, e in table.files.items()):
+            raise ValueError("unexpected values")
+        return table
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        from .integrity import damaged, describe
+
+        raise damaged(index_dir, f"{path.parent.name}/{path.name}: {describe(e)}") from None
+
+
+def previous_table(index_dir: Path, marker: dict[str, Any] | None) -> FileTable:
+    """The file table of the current generation's newest version, read without the
+    engine, for a rebuild's report (what it added, updated, removed); an empty one
+    when there is none or it cannot be read (a rebuild never needs the old index)."""
+    if marker is None:
+        return FileTable()
+    gen_dir = index_dir / marker["current"]
+    try:
+        found = [int(m.group(1)) for m in map(_FILES_RE.match, os.listdir(gen_dir)) if m]
+        if found:
+            return read_table_file(table_path(gen_dir, max(found)), index_dir)
+    except (OSError, KbError):
+        pass
+    return FileTable()
 
 
 _UPDATED_RE = re.compile(rb'"updated":(-?[0-9.eE+-]+)\}\s*$')
@@ -603,6 +657,7 @@ def switch(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
         "settings": settings_fingerprint(),
         "current": gen_name,
         "created": time.time(),
+        "sums": 1,  # every version of this generation records its checksums (kb.integrity)
     }
     # the corpus keeps its id when rebuilt in place; a rebuild from another folder
     # re-points the index: a new id
@@ -613,13 +668,18 @@ def switch(index_dir: Path, corpus_dir: Path, marker: dict[str, Any] | None,
     write_json_atomic(index_dir / MARKER, new_marker)  # the switch
 
 
+_TEMP_TABLE = re.compile(r"^\.(files|sums)-\d+\.json\..*\.tmp$")
+
+
 def remove_stale_tables(gen_dir: Path, current: int | None) -> None:
-    """Remove the file tables of versions before ``current`` (None: unknown, keep all)."""
+    """Remove the file tables and checksum manifests of versions before ``current``
+    (None: unknown, keep all), and the temporary files of writers killed while
+    writing one (the lock is held: no other writer is at work)."""
     if current is None:
         return
     for name in os.listdir(gen_dir):
-        m = _FILES_RE.match(name)
-        if m and int(m.group(1)) < current:
+        m = _FILES_RE.match(name) or _SUMS_RE.match(name)
+        if _TEMP_TABLE.match(name) or (m and int(m.group(1)) < current):
             try:
                 os.unlink(gen_dir / name)
             except OSError:
@@ -656,31 +716,72 @@ def open_generation(index_dir: Path, retries: int = 8, load_table: bool = True,
                     ranker: bool = False) -> Generation:
     """Open the current generation for reading, retrying across a concurrent switch.
 
+    A failure is tried again when a writer changed the index meanwhile (the marker
+    or the generation's files: :func:`kb.integrity.folder_state`); when nothing
+    changed, once more, repairing what can be (the engine's ``last_try``), and then
+    it is damage (:func:`kb.integrity.damage`), or a bug in kb, raised as it is.
+
     :param load_table: read the file table now (else on first use, see :class:`Generation`).
     :param ranker: open the engine ready for ranked searches (for Whoosh: the ranking
         arrays too, with its files, so that a writer removing files later cannot take
         them away).
     :raises IndexMissing: no index has been built yet.
+    :raises IndexCorrupt: the index is damaged.
     """
     from .engine import OpenFailed, get_engine
+    from .integrity import folder_state, sizes
 
     engine = get_engine()
     last: Exception | None = None
-    for attempt in range(retries):
+    gen_dir = index_dir
+    attempt = 0
+    while attempt < retries:
+        before = folder_state(index_dir)
         marker = read_marker(index_dir)
         if marker is None:
             raise IndexMissing(f"no index in {index_dir} yet; run `kb index`")
         check_compatible(marker)
         gen_dir = index_dir / marker["current"]
         reader = None
+        last_try = attempt == retries - 1
         try:
-            reader = engine.open(gen_dir, ranker=ranker, last_try=attempt == retries - 1)
+            reader = engine.open(gen_dir, ranker=ranker, last_try=last_try)
+            wrong = sizes(gen_dir, reader.version)
+            if wrong:  # a file missing or cut short: damaged, unless a writer is at work
+                raise OpenFailed(wrong[0], FileNotFoundError(wrong[0]), True)
             table = _read_table(gen_dir, reader.version) if load_table else None
             return Generation(gen_dir, marker, reader, table)
-        except (OpenFailed, OSError, ValueError, KeyError) as e:
+        except (OpenFailed, OSError) as e:
             # a writer switched generations or cleaned files under us: try again
             last = e
             if reader is not None:
                 reader.close()
+            if last_try:
+                break
+            if folder_state(index_dir) == before:
+                attempt = retries - 1  # not a writer's doing: once more, then it is damage
+                continue
             time.sleep(0.02 * (attempt + 1))
-    raise IndexCorrupt(f"cannot open the index in {index_dir} ({last}); run `kb index --rebuild`")
+            attempt += 1
+        except BaseException:
+            if reader is not None:
+                reader.close()
+            raise
+    assert last is not None
+    raise _open_failure(index_dir, gen_dir, last)
+
+
+def _open_failure(index_dir: Path, gen_dir: Path, e: Exception) -> BaseException:
+    """What to raise when the generation cannot be opened (see :func:`open_generation`)."""
+    import errno
+
+    from .engine import OpenFailed
+    from .integrity import damage
+
+    error: BaseException = e.error if isinstance(e, OpenFailed) and e.error is not None else e
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM):
+        return IndexCorrupt(f"cannot read the index in {index_dir}: {error.strerror}"
+                            + (f" ({error.filename})" if error.filename else ""))
+    certain = e.certain if isinstance(e, OpenFailed) else True  # a file it names is gone
+    found = damage(index_dir, gen_dir, None, error, certain)
+    return found if found is not None else error

@@ -51,7 +51,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexLocked, IndexMissing, KbError
+from .errors import IndexCorrupt, IndexLocked, IndexMissing, KbError
 
 if TYPE_CHECKING:
     from .api import KnowledgeBase
@@ -140,6 +140,10 @@ class Watcher:
             updated = self.kb.last_updated()
         except IndexMissing:
             updated = None  # the first update builds it
+        except IndexCorrupt:
+            # watched all the same: each update says it is damaged (last_error), once
+            # per change, until `kb index --rebuild` repairs it; then updates work again
+            updated = None
         self._set(last_update=_iso(updated))
         rel = os.path.relpath(os.path.realpath(self.kb.index), os.path.realpath(self.kb.corpus))
         self._index_rel = None if rel == os.pardir or rel.startswith(os.pardir + os.sep) \

@@ -635,6 +635,9 @@ class Web:
                 st = self.engine(self.kb.status)
                 info = {"documents": st.documents, "passages": st.passages,
                         "updated": st.updated}
+            except KbError as e:  # a damaged index, a missing corpus: /status says it
+                log.error("reading the index status: %s", safe_line(str(e)))
+                info = {"documents": 0, "passages": 0, "updated": None}
             except Exception:  # noqa: BLE001 - shown on /status; a page still renders
                 log.exception("reading the index status")
                 info = {"documents": 0, "passages": 0, "updated": None}

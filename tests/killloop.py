@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb import integrity
+
 from .corpusgen import make_corpus, mutate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,6 +236,10 @@ def kill_loop(tmp: Path, kills: int = 20, files: int = 40, seed: int = 1,
         p.communicate()
         t_kill = time.perf_counter()
         after = snapshot(corpus, index)
+        # the checksums recorded at commit agree with the files, whatever the moment
+        # of the kill (kb.integrity: the manifest is written before the commit)
+        checked = integrity.check(index)
+        assert checked.sound, f"round {step}: after a kill: {checked.problems}"
         new_files = tree(index) - before
         if not running:
             stats.finished += 1
@@ -272,6 +278,8 @@ def kill_loop(tmp: Path, kills: int = 20, files: int = 40, seed: int = 1,
             print(f"    snapshot {t_snap - t_kill:.2f}s, completion {t_done - t_snap:.2f}s, "
                   f"snapshot {time.perf_counter() - t_done:.2f}s", flush=True)
         assert prev["passages"] == expected.passages(corpus), f"round {step}: not a clean build"
+        checked = integrity.check(index)
+        assert checked.sound and checked.recorded, f"round {step}: {checked.problems}"
         stats.completions += 1
         # No leftovers pile up: one generation folder.
         gens = [n for n in os.listdir(index) if n.startswith("g")]

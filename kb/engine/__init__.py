@@ -31,6 +31,8 @@ from ..query import ParsedQuery
 
 #: progress(done, total, current file id)
 Progress = Callable[[int, int, str], None]
+#: seal({file name: its path now}) before a commit becomes visible (:meth:`EngineWriter.commit`)
+Seal = Callable[[dict[str, str]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,48 @@ class Added:
 
 class OpenFailed(Exception):
     """An engine's generation could not be opened now (a writer switched or removed
-    files under the reader): the caller retries."""
+    files under the reader, or its files are damaged): the caller retries, and when
+    nothing changed in the folder meanwhile, tells damage from a bug
+    (:func:`kb.store.damage`).  ``error`` is what failed; ``certain``: it is an error
+    that only a damaged file causes (:class:`ReadFailed`)."""
+
+    def __init__(self, message: str, error: BaseException | None = None,
+                 certain: bool = False) -> None:
+        super().__init__(message)
+        self.error = error
+        self.certain = certain
+
+
+class ReadFailed(Exception):
+    """Reading an open generation's files failed (the engine reader's methods raise
+    nothing else but kb's own errors).  ``error`` is the engine's exception;
+    ``certain``: it is one that only a damaged file causes (a file-format error:
+    an unknown header, a truncated pickle, a bad compressed block ...).  Any other
+    error may be a bug in kb: :func:`kb.store.damage` verifies the generation's
+    checksums before it blames the index, and raises ``error`` itself when they match."""
+
+    def __init__(self, error: BaseException, certain: bool) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.certain = certain
+
+
+#: errors that only a damaged file causes, whatever the engine (each engine adds its own)
+FORMAT_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def format_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that mean "a file is not in the format its reader expects"."""
+    global FORMAT_ERRORS
+    if not FORMAT_ERRORS:
+        import json
+        import pickle
+        import struct
+        import zlib
+
+        FORMAT_ERRORS = (struct.error, zlib.error, pickle.UnpicklingError, EOFError,
+                         UnicodeDecodeError, json.JSONDecodeError)
+    return FORMAT_ERRORS
 
 
 class EngineReader(ABC):
@@ -173,6 +216,12 @@ class EngineReader(ABC):
     def frequency(self, term: str) -> int:
         """How many passages hold this index term in their text (about)."""
 
+    def read_all(self) -> tuple[int, int]:
+        """Read everything this view holds (``kb status --check`` of an index without
+        checksums): ``(files, bytes)`` read; :class:`ReadFailed` when something cannot be."""
+        n = sum(1 for _ in self.passages())
+        return 0, n
+
     @abstractmethod
     def up_to_date(self) -> bool:
         """Is this still the newest committed version?"""
@@ -213,8 +262,14 @@ class EngineWriter(ABC):
         """The version number :meth:`commit` will give the generation."""
 
     @abstractmethod
-    def commit(self) -> None:
-        """Make every change visible at once (atomic), and close the writer."""
+    def commit(self, seal: Seal | None = None) -> None:
+        """Make every change visible at once (atomic), and close the writer.
+
+        ``seal(files)`` is called once everything is written and just before the
+        change becomes visible, with every file of the new version as
+        ``{name: path now}`` (a file written under a temporary name, such as the one
+        whose rename is the commit, is given by that temporary path): :mod:`kb.store`
+        records their checksums there.  An exception from ``seal`` cancels the commit."""
 
     @abstractmethod
     def cancel(self) -> None:
@@ -241,7 +296,12 @@ class Engine(ABC):
 
     @abstractmethod
     def latest_version(self, folder: Path) -> int | None:
-        """The newest committed version in ``folder``, or None if unreadable."""
+        """The newest committed version in ``folder``, from its files' names (nothing
+        is read: a damaged index still has one), or None when there is none."""
+
+    def format_errors(self) -> tuple[type[BaseException], ...]:
+        """The exception types that only a damaged file of this engine causes."""
+        return format_errors()
 
     @abstractmethod
     def owns(self, filename: str) -> bool:

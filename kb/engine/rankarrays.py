@@ -309,8 +309,10 @@ class Part:
             if len(head) < len(MAGIC) + 8 or not head.startswith(MAGIC):
                 raise ValueError(f"{path} is not a ranking-array file")
             hlen = int.from_bytes(head[len(MAGIC):], "little")
-            header = json.loads(fh.read(hlen))
             size = os.fstat(fh.fileno()).st_size
+            if len(MAGIC) + 8 + hlen > size:
+                raise ValueError(f"{path} is truncated")
+            header = json.loads(fh.read(hlen))
             self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
         start = -(-(len(MAGIC) + 8 + hlen) // ALIGN) * ALIGN
         self.segment: str = header["segment"]
@@ -518,24 +520,39 @@ def segment_parts(folder: str, segment_id: str, names: list[str] | None = None) 
     return [os.path.join(folder, n) for _, n in found]
 
 
+class PartDamaged(ValueError):
+    """A segment's part files are there but cannot be read, or do not add up to the
+    segment (a damaged file: kb writes them whole, before the segment is committed)."""
+
+
 def open_segment(folder: str, segment_id: str, doccount: int,
                  names: list[str] | None = None) -> list[Part] | None:
-    """The parts of a segment, or None when they are missing or do not add up."""
+    """The parts of a segment, or None when it has none (or they vanished: a writer
+    merged the segment away meanwhile).
+
+    :raises PartDamaged: a part cannot be read, or the parts do not add up to the
+        segment's ``doccount`` documents."""
     paths = segment_parts(folder, segment_id, names)
     if not paths and doccount:
         return None
     parts = []
     base = 0
     for k, path in enumerate(paths):
+        name = os.path.basename(path)
         try:
             p = Part(path)
-        except (OSError, ValueError, KeyError):
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError, KeyError, TypeError, OverflowError) as e:
+            raise PartDamaged(f"{name}: {type(e).__name__}: {e}") from e
         if p.segment != segment_id or p.part != k or p.base != base:
-            return None
+            raise PartDamaged(f"{name} is not part {k} of {segment_id} from document {base}")
         parts.append(p)
         base += p.docs
-    return parts if base == doccount else None
+    if base != doccount:
+        raise PartDamaged(f"the ranking arrays of {segment_id} hold {base} passages, "
+                          f"the segment {doccount}")
+    return parts
 
 
 def table_from_reader(reader: Any) -> Table:

@@ -275,6 +275,35 @@ class KbSegmentWriter(SegmentWriter):  # type: ignore[misc]
         self._part_base = self.docnum
         self._merged: list[tuple[Any, int]] = []  # (segment, first docnum) merged in
 
+    #: called as ``seal(toc temporary name, toc name, segments)`` once the new TOC is
+    #: written and just before its rename commits it (see :meth:`_commit_toc`)
+    seal: Any = None
+
+    def _commit_toc(self, segments: list[Any]) -> None:
+        """Whoosh's commit (write the TOC to a temporary file, rename it, delete the
+        files no segment uses), calling :attr:`seal` between the write and the rename:
+        kb records the checksums of the new version's files there (:mod:`kb.store`)."""
+        seal = self.seal
+        if seal is None:
+            super()._commit_toc(segments)
+            return
+        from whoosh.index import TOC
+
+        storage = self.storage
+        toc_name = TOC._filename(self.indexname, self.generation)
+        rename = storage.rename_file
+
+        def rename_file(frm: str, to: str, safe: bool = False) -> Any:
+            if to == toc_name:
+                seal(frm, to, segments)
+            return rename(frm, to, safe=safe)
+
+        storage.rename_file = rename_file
+        try:
+            super()._commit_toc(segments)
+        finally:
+            storage.__dict__.pop("rename_file", None)
+
     def _finish(self) -> None:
         untrack_files(self.storage)
         super()._finish()

@@ -16,11 +16,14 @@ is the version that :mod:`kb.store` names the file table after.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import KbError
 from ..models import Facets, Passage, SourceFile
 from . import (
     Added,
@@ -31,12 +34,52 @@ from . import (
     Progress,
     Ranked,
     Ranking,
+    ReadFailed,
+    Seal,
     SearchRequest,
+    format_errors,
 )
 from .schema import document_fields, make_schema, passage_from_stored
 
 _SEARCHED = ("text", "section", "title")
 _OWN_FILE = re.compile(r"^(_?MAIN[_.].*|MAIN_WRITELOCK)$")
+_TOC = re.compile(r"^_MAIN_(\d+)\.toc$")
+#: a file of a segment (Whoosh's own and the ranking arrays), by segment id
+_SEGMENT_FILE = re.compile(r"^(MAIN_[0-9a-z]+)[.][A-Za-z0-9_.]+$")
+_FORMAT_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def whoosh_format_errors() -> tuple[type[BaseException], ...]:
+    """What only a damaged Whoosh or ranking-array file raises: Whoosh's "unknown file
+    header", its index errors (a TOC of another architecture or version, a byte-order
+    check that fails), a part file that cannot be read, and the general ones
+    (:func:`kb.engine.format_errors`: struct, zlib, pickle, EOF, UTF-8, JSON)."""
+    global _FORMAT_ERRORS
+    if not _FORMAT_ERRORS:
+        from whoosh.filedb.filetables import FileFormatError
+        from whoosh.index import IndexError as WhooshIndexError
+
+        from .rankarrays import PartDamaged
+
+        _FORMAT_ERRORS = format_errors() + (FileFormatError, WhooshIndexError, PartDamaged)
+    return _FORMAT_ERRORS
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _reads(method: _F) -> _F:
+    """A reader method whose failures (other than kb's own errors) are reported as
+    :class:`~kb.engine.ReadFailed`: the store tells damage from a bug."""
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (KbError, ReadFailed):
+            raise
+        except Exception as e:  # noqa: BLE001 - handed over whole, never swallowed
+            raise ReadFailed(e, isinstance(e, whoosh_format_errors())) from e
+    return wrapper  # type: ignore[return-value]
 
 
 class WhooshEngine(Engine):
@@ -74,21 +117,31 @@ class WhooshEngine(Engine):
                 d = Scoring()
                 rk = Ranker(reader, str(folder), d.k1, d.b, derive_missing=last_try)
             return WhooshReader(ix, reader, version, rk, ranks=ranker)
-        except (OSError, EmptyIndexError, ValueError, KeyError) as e:
-            # a writer switched generations or cleaned files under us
+        except Exception as e:  # noqa: BLE001 - handed over whole (OpenFailed.error)
+            # a writer switched generations or cleaned files under us (the caller
+            # retries), or a file is damaged, or a bug: kb.store tells which
             if reader is not None:
                 reader.close()
             if ix is not None:
                 ix.close()
-            raise OpenFailed(str(e)) from e
+            what = str(e).splitlines()[0] if str(e) else ""
+            if isinstance(e, EmptyIndexError):
+                what = "no table of contents (_MAIN_<N>.toc)"
+            # what a file cut short or gone raises on opening counts as damage too
+            # (a seek before the start, a missing key): it is that when it persists
+            raise OpenFailed(what or type(e).__name__, e, isinstance(
+                e, whoosh_format_errors() + (OSError, ValueError, KeyError))) from e
 
     def latest_version(self, folder: Path) -> int | None:
-        from whoosh.index import open_dir
-
         try:
-            return open_dir(str(folder)).latest_generation()  # type: ignore[no-any-return]
-        except Exception:  # noqa: BLE001
+            names = os.listdir(folder)
+        except OSError:
             return None
+        found = [int(m.group(1)) for m in map(_TOC.match, names) if m]
+        return max(found) if found else None
+
+    def format_errors(self) -> tuple[type[BaseException], ...]:
+        return whoosh_format_errors()
 
     def owns(self, filename: str) -> bool:
         return bool(_OWN_FILE.match(filename))
@@ -121,6 +174,7 @@ class WhooshReader(EngineReader):
         self._ident: Any = None
         self._rk: Any = None
 
+    @_reads
     def search(self, request: SearchRequest) -> Ranking:
         from .ranker import rank
 
@@ -202,6 +256,7 @@ class WhooshReader(EngineReader):
             self._rk = Ranker(self.reader, self.ix.storage.folder, d.k1, d.b)
         return self._rk
 
+    @_reads
     def identical(self) -> Any:
         """The groups of identical passages (:class:`kb.engine.identical.Identical`),
         from the ranking arrays (read for this when Whoosh's scorer ranks), or None
@@ -219,22 +274,35 @@ class WhooshReader(EngineReader):
         out.sort(key=lambda p: (p.doc, p.ordinal))
         return tuple(out)
 
+    @_reads
     def passage(self, passage_id: str) -> Passage | None:
         stored = self.searcher.document(id=passage_id)
         return None if stored is None else passage_from_stored(stored)
 
     def passages(self) -> Iterator[Passage]:
-        for stored in self.searcher.all_stored_fields():
-            yield passage_from_stored(stored)
+        it = iter(self.searcher.all_stored_fields())
+        while True:
+            try:
+                p = passage_from_stored(next(it))
+            except StopIteration:
+                return
+            except KbError:
+                raise
+            except Exception as e:  # noqa: BLE001 - as @_reads
+                raise ReadFailed(e, isinstance(e, whoosh_format_errors())) from e
+            yield p
 
+    @_reads
     def by_ref(self, ref: str) -> list[Passage]:
         found = [passage_from_stored(s) for s in self.searcher.documents(ref=ref)]
         return sorted(found, key=lambda p: p.id)
 
+    @_reads
     def document_passages(self, doc_id: str) -> list[Passage]:
         found = [passage_from_stored(s) for s in self.searcher.documents(doc=doc_id)]
         return sorted(found, key=lambda p: p.ordinal)
 
+    @_reads
     def symbol_documents(self, symbol: str) -> list[str]:
         from whoosh.query import And, Term
 
@@ -253,12 +321,14 @@ class WhooshReader(EngineReader):
             docs.add(self.searcher.stored_fields(d)["doc"])
         return sorted(docs)
 
+    @_reads
     def document_ids(self) -> list[str]:
         reader = self.reader
         live = reader.has_deletions()
         return sorted(t.decode("utf-8") for t in reader.lexicon("doc")
                       if not live or reader.postings("doc", t).is_active())
 
+    @_reads
     def has_term(self, term: str) -> bool:
         from .query import lexicon_cache
 
@@ -271,6 +341,7 @@ class WhooshReader(EngineReader):
                 return True
         return False
 
+    @_reads
     def has_symbol(self, term: str) -> bool:
         from .query import lexicon_cache
 
@@ -280,11 +351,41 @@ class WhooshReader(EngineReader):
             v = known[("symbol", term)] = ("symbol", term) in self.reader
         return v
 
+    @_reads
     def near_words(self, word: str, maxdist: int) -> list[tuple[str, str, int]]:
         return self._arrays().near_words(word, maxdist)  # type: ignore[no-any-return]
 
+    @_reads
     def frequency(self, term: str) -> int:
         return self._arrays().frequency(term)  # type: ignore[no-any-return]
+
+    @_reads
+    def read_all(self) -> tuple[int, int]:
+        """Every stored passage, every posting of every term, every field length and
+        every ranking array, read (slow: one posting at a time)."""
+        import numpy as np
+
+        reader = self.reader
+        for leaf, _base in reader.leaf_readers():
+            schema = leaf.schema
+            for d in range(leaf.doc_count_all()):
+                leaf.stored_fields(d)
+                for name in schema.scorable_names():
+                    leaf.doc_field_length(d, name)
+            for name in schema.names():
+                if not schema[name].indexed:
+                    continue
+                for term in leaf.lexicon(name):
+                    m = leaf.postings(name, term)
+                    while m.is_active():
+                        m.value()
+                        m.next()
+        for part, _base in self._arrays().parts:
+            for a in part.a.values():
+                np.asarray(a).tobytes()
+        folder = self.ix.storage.folder
+        names = [n for n in os.listdir(folder) if _OWN_FILE.match(n)]
+        return len(names), sum(os.path.getsize(os.path.join(folder, n)) for n in names)
 
     def up_to_date(self) -> bool:
         return bool(self.searcher.up_to_date())
@@ -297,6 +398,23 @@ class WhooshReader(EngineReader):
         self.ranker = None  # its arrays map the ranking-array files: unmapped when freed
         self._ident = None
         self._doc_names = None
+
+
+def _files_of(segments: list[Any], names: list[str]) -> list[str]:
+    """The files among ``names`` that belong to ``segments`` (Whoosh's files and the
+    ranking arrays; a temporary file being written is not one)."""
+    ids = {seg.segment_id() for seg in segments}
+    return sorted(n for n in names if not n.endswith(".tmp")
+                  and (m := _SEGMENT_FILE.match(n)) is not None and m.group(1) in ids)
+
+
+def _version_paths(folder: Path, toc_tmp: str, toc_name: str,
+                   segments: list[Any]) -> dict[str, str]:
+    """Every file of the version a commit is about to make visible: ``{name: path}``,
+    the TOC under its temporary name (see :meth:`WhooshWriter.commit`)."""
+    out = {n: os.path.join(folder, n) for n in _files_of(segments, os.listdir(folder))}
+    out[toc_name] = os.path.join(folder, toc_tmp)
+    return out
 
 
 def _open_lazy_files(reader: Any) -> None:
@@ -395,7 +513,11 @@ class WhooshWriter(EngineWriter):
     def next_version(self) -> int:
         return int(self.ix.latest_generation()) + 1
 
-    def commit(self) -> None:
+    def commit(self, seal: Seal | None = None) -> None:
+        if seal is not None:
+            folder = self.folder
+            self.w.seal = lambda toc_tmp, toc_name, segments: seal(
+                _version_paths(folder, toc_tmp, toc_name, segments))
         try:
             if self._par is not None:
                 from . import parallel
