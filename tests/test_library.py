@@ -225,3 +225,8 @@ def test_a_symbols_own_passages_show_no_score(lib):
     assert own and all(h.score is None for h in own)
     res = run(lib, "search", "s/res/2771", "-n", "2")
     assert "score" not in res.stdout.splitlines()[2]
+
+
+def test_limit_zero_counts_without_hits(lib):
+    r = lib.search("retaliation", limit=0)
+    assert r.total > 0 and r.hits == ()

@@ -952,6 +952,8 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
 def top(order_key: Any, candidates: Any, want: int | None) -> Any:
     """``candidates`` (passage numbers) by ``order_key`` descending, ties by number;
     only the first ``want`` when given."""
+    if want is not None and want <= 0:
+        return candidates[:0]
     if want is not None and want < len(candidates):
         keys = order_key[candidates]
         sel = np.argpartition(-keys, want - 1)[:want]
