@@ -381,3 +381,25 @@ def test_prefix_range_and_terms_between(split_sample):
         for pre in ("", "a", "ha", "é", "д", "ÿ", "zzz", terms[len(terms) // 2][:3]):
             lo, hi = p.prefix_range(pre.encode())
             assert [t for t in terms if t.startswith(pre)] == terms[lo:hi], pre
+
+
+def test_equal_scores_go_by_passage_id_after_updates_as_in_a_fresh_build(tmp_path):
+    """Ties break by passage id (document id, then place), not by the passage numbers
+    an update reshuffles: the pages of an updated index equal a fresh build's."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    body = "The ombudsman offers mediation to staff in field missions across regions."
+    for name in ("a", "b", "c", "d"):
+        (corpus / f"{name}.md").write_text(f"# Note\n\n{body}\n\nOther words {name}.\n")
+    kb = KnowledgeBase(corpus, tmp_path / "ix")
+    kb.update()
+    (corpus / "a.md").write_text(f"# Note\n\n{body}\n\nOther words e.\n")  # as long
+    (corpus / "b.md").write_text(f"# Note\n\n{body}\n\nOther words f.\n")
+    kb.update()
+    updated = [h.doc for h in kb.search("mediation", dedup=False).hits]
+    kb.close()
+    fresh = KnowledgeBase(corpus, tmp_path / "ix2")
+    fresh.update()
+    built = [h.doc for h in fresh.search("mediation", dedup=False).hits]
+    fresh.close()
+    assert updated == built == ["a.md", "b.md", "c.md", "d.md"]

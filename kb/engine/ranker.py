@@ -924,7 +924,7 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
         counted = facet_counts(rk, shown, key, facets)
     more: dict[int, int] = {}
     if group:
-        order = top(key, candidates, None)
+        order = top(key, candidates, None, rk.docrank())
         docord, _ = rk.docord()
         _, first, counts = np.unique(docord[order], return_index=True, return_counts=True)
         pick = np.argsort(first, kind="stable")
@@ -938,7 +938,7 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
         elif len(in_partial):
             n_partial = len(np.setdiff1d(docord[in_partial], docord[in_full]))
     else:
-        order = top(key, candidates, want)
+        order = top(key, candidates, want, rk.docrank())
     page = []
     for d in order.tolist():
         sc: float | None = float(score[d])
@@ -949,9 +949,12 @@ def rank(rk: Ranker, q: ParsedQuery, filters: Filters, scoring: Scoring,
     return RankOut(page, total, n_partial, more, ev.found_terms, counted, tuple(ev.notes))
 
 
-def top(order_key: Any, candidates: Any, want: int | None) -> Any:
-    """``candidates`` (passage numbers) by ``order_key`` descending, ties by number;
-    only the first ``want`` when given."""
+def top(order_key: Any, candidates: Any, want: int | None, tie: Any = None) -> Any:
+    """``candidates`` (passage numbers) by ``order_key`` descending, ties by ``tie``
+    (per passage: its document's rank among the document ids, :meth:`Ranker.docrank`),
+    then by number — a document's passages are numbered in order, so ties go by
+    passage id, the same after any update as in a fresh build; only the first
+    ``want`` when given."""
     if want is not None and want <= 0:
         return candidates[:0]
     if want is not None and want < len(candidates):
@@ -962,7 +965,8 @@ def top(order_key: Any, candidates: Any, want: int | None) -> Any:
         tied = np.flatnonzero(keys >= cut)
         candidates = candidates[tied]
     keys = order_key[candidates]
-    order = np.lexsort((candidates, -keys))
+    order = np.lexsort((candidates, -keys) if tie is None else
+                       (candidates, tie[candidates], -keys))
     out = candidates[order]
     return out if want is None else out[:want]
 
