@@ -1010,8 +1010,8 @@ def facet_counts(rk: Ranker, shown: Any, key: Any, n_docs: int
 
     Returns ``(docs, documents, years, undated)``: the ``n_docs`` documents with the
     most matches as ``(a passage of it, count)``, most first, ties by the best
-    ``key`` (the ranking) among their passages, then by the lowest number among
-    those (as the ranking breaks ties: the document whose hit comes first); how
+    ``key`` (the ranking) among their passages, then by document id (as the
+    ranking breaks ties: the document whose hit comes first); how
     many documents match; ``(year, count)`` latest first; and the matches without
     a date.  Bincounts: linear in the matches."""
     docord, names = rk.docord()
@@ -1025,11 +1025,10 @@ def facet_counts(rk: Ranker, shown: Any, key: Any, n_docs: int
         ks = key[shown]
         best = np.full(ndoc, -np.inf)
         np.maximum.at(best, dm, ks)
-        # a tie of best keys goes as the ranking breaks it: the lower passage number
-        at_best = ks == best[dm]
-        first = np.full(ndoc, np.iinfo(np.int64).max, np.int64)
-        np.minimum.at(first, dm[at_best], shown[at_best])
-        order = have[np.lexsort((first[have], -best[have], -doc_counts[have]))][:n_docs]
+        # a tie of best keys goes as the ranking breaks it (:func:`top`): by document id
+        rank_of = np.zeros(ndoc, np.int64)
+        rank_of[dm] = rk.docrank()[shown]
+        order = have[np.lexsort((rank_of[have], -best[have], -doc_counts[have]))][:n_docs]
         for d in order.tolist():
             listed.append((int(shown[int(np.argmax(dm == d))]), int(doc_counts[d])))
     days = rk.dates()[shown]
